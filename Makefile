@@ -1,0 +1,64 @@
+# One-command setup and runs. Everything installs into .venv; Tesseract and
+# libmagic come from Debian packages (installed when missing and we are root).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO := out/demo
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd libmagic1
+export OMP_THREAD_LIMIT ?= 1
+
+.PHONY: install system-deps demo test bench lint lock clean
+
+install: $(STAMP)
+
+system-deps:
+	@missing=""; \
+	command -v tesseract >/dev/null 2>&1 || missing="yes"; \
+	tesseract --list-langs 2>/dev/null | grep -qx osd || missing="yes"; \
+	ldconfig -p 2>/dev/null | grep -q 'libmagic.so.1 ' || missing="yes"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); \
+	  else \
+	    echo "Tesseract (with eng and osd data) or libmagic is missing and this is not root."; \
+	    echo "Install them, then run make again:  sudo apt-get install -y $(APT_PACKAGES)"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch goes first and alone, pinned, so that no later step pulls a CUDA build.
+$(STAMP): pyproject.toml constraints.txt | $(PY) system-deps
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+demo: install
+	$(PY) -m demo_corpus --output $(DEMO)/corpus --seed 0
+	$(PY) -m pipelines.pack_files --input '$(DEMO)/corpus/pdf/**' --output $(DEMO)/packed_pdfs
+	@echo
+	@echo "demo corpus:  $(DEMO)/corpus (index: $(DEMO)/corpus/corpus.json)"
+	@echo "outputs:      $(DEMO)/packed_pdfs/shards"
+	@echo "manifest:     $(DEMO)/packed_pdfs/manifest.json"
+	@echo "report:       $(DEMO)/packed_pdfs/report.md"
+
+test: install
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+bench: install
+	$(PY) -m benchmarks
+
+lint: install
+	$(PY) -m ruff check .
+
+lock: install
+	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable \
+	  | sed 's/^torch==\(.*\)+cpu/torch==\1/'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

@@ -1,0 +1,26 @@
+"""Run every benchmark and print one table (also written to out/bench.json)."""
+
+import json
+from pathlib import Path
+
+from benchmarks import shards
+
+BENCHMARKS = (shards,)
+
+
+def main() -> None:
+    rows = [r for bench in BENCHMARKS for r in bench.run()]
+    width = max(len(r["benchmark"]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'items':>7}  {'ours/s':>10}  {'bare/s':>10}  ratio  bare")
+    for r in rows:
+        print(
+            f"{r['benchmark']:<{width}}  {r['items']:>7}  {r['ours_per_s']:>10}  "
+            f"{r['bare_per_s']:>10}  {r['ratio_ours_to_bare']:>5}  {r['bare']}"
+        )
+    out = Path("out/bench.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Pipeline options: a local runner that uses every core and never fetches a runner binary.
+
+Beam's default DirectRunner may hand a pipeline to the Prism runner, which
+downloads a Go binary on first use. Locally we run the FnApiRunner in
+multi-process mode instead; any other runner (DataflowRunner, PrismRunner
+named explicitly) is passed through untouched.
+"""
+
+import argparse
+import logging
+import os
+
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+LOCAL_RUNNER = "FnApiRunner"
+_LOCAL_ALIASES = {None, "DirectRunner", "SwitchingDirectRunner", "FnApiRunner"}
+
+
+def _flag_value(args: list[str], flag: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _without_flag(args: list[str], flag: str) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = True
+        elif not arg.startswith(flag + "="):
+            out.append(arg)
+    return out
+
+
+def local_defaults(beam_args: list[str]) -> list[str]:
+    """Beam args with the local runner filled in when none (or the DirectRunner) was asked for."""
+    runner = _flag_value(beam_args, "--runner")
+    if runner not in _LOCAL_ALIASES:
+        return list(beam_args)
+    if runner not in (None, LOCAL_RUNNER):
+        logging.info("running %s as %s (no Prism binary download)", runner, LOCAL_RUNNER)
+    args = _without_flag(beam_args, "--runner") + ["--runner", LOCAL_RUNNER]
+    if _flag_value(args, "--direct_running_mode") is None:
+        args += ["--direct_running_mode", "multi_processing"]
+    if _flag_value(args, "--direct_num_workers") is None:
+        args += ["--direct_num_workers", str(os.cpu_count() or 1)]
+    if _flag_value(args, "--default_sdk_harness_log_level") is None:
+        args += ["--default_sdk_harness_log_level", "WARNING"]
+    return args
+
+
+def pipeline_options(beam_args: list[str], save_main_session: bool = True) -> PipelineOptions:
+    options = PipelineOptions(local_defaults(beam_args))
+    options.view_as(SetupOptions).save_main_session = save_main_session
+    return options
+
+
+def add_shard_args(parser: argparse.ArgumentParser, default_prefix: str) -> None:
+    """The WebDataset sink's flags, shared by every pipeline that writes shards."""
+    from corpusio.shards import DEFAULT_MAX_BYTES, DEFAULT_MAX_SAMPLES
+
+    group = parser.add_argument_group("shards")
+    group.add_argument("--shard-prefix", default=default_prefix, help="shard file name prefix")
+    group.add_argument(
+        "--shard-max-samples", type=int, default=DEFAULT_MAX_SAMPLES, help="samples per shard at most"
+    )
+    group.add_argument(
+        "--shard-max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="bytes per shard at most"
+    )

@@ -1,0 +1,67 @@
+"""Pack raw files (PDFs, page images, anything) into WebDataset shards keyed by content.
+
+    python -m pipelines.pack_files --input 'DIR/**/*.pdf' --output OUT [beam options]
+
+Writes OUT/shards/*.tar + _info.json (one sample per distinct file: `<key>.<ext>`
+with the bytes and `<key>.json` with the source path, size and sha256),
+OUT/rejects-*.jsonl, OUT/manifest.json and OUT/report.md.
+"""
+
+import argparse
+
+import apache_beam as beam
+
+from corpusio.packing import file_sample
+from pipelines.files import join
+from pipelines.job import cli_main, run_job
+from pipelines.options import add_shard_args, pipeline_options
+from pipelines.sinks import WriteRejects, WriteShards
+from pipelines.sources import DEFAULT_MAX_FILE_BYTES, ReadFiles, check_patterns
+from pipelines.stage import Stage
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m pipelines.pack_files", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", action="append", required=True,
+                        help="file pattern (local or gs://); repeat for several")
+    parser.add_argument("--output", required=True, help="output folder (local or gs://)")
+    parser.add_argument("--max-file-bytes", type=int, default=DEFAULT_MAX_FILE_BYTES,
+                        help="files larger than this are rejected")
+    add_shard_args(parser, default_prefix="files")
+    return parser.parse_known_args(argv)
+
+
+def run(argv=None, save_main_session=True) -> dict:
+    args, beam_args = parse_args(argv)
+    patterns = check_patterns(args.input)
+    shards_dir = join(args.output, "shards")
+
+    def build(p):
+        files, read_rejects = p | "ReadFiles" >> ReadFiles(patterns, args.max_file_bytes)
+        samples, pack_rejects = files | "Pack" >> Stage(
+            "pack", lambda f: file_sample(f.path, f.data), id_of=lambda f: f.path,
+            stats=lambda s: {"bytes": sum(len(d) for d in s.members.values())},
+        )
+        shard_rejects = samples | "WriteShards" >> WriteShards(
+            shards_dir, args.shard_prefix, args.shard_max_samples, args.shard_max_bytes
+        )
+        _ = (
+            (read_rejects, pack_rejects, shard_rejects)
+            | "AllRejects" >> beam.Flatten()
+            | "WriteRejects" >> WriteRejects(args.output)
+        )
+
+    return run_job(
+        "pack_files",
+        argv or [],
+        pipeline_options(beam_args, save_main_session),
+        build,
+        args.output,
+        links=[("read", "pack"), ("pack", "shards")],
+        outputs={"shards": shards_dir, "rejects": join(args.output, "rejects-*.jsonl")},
+    )
+
+
+if __name__ == "__main__":
+    cli_main(run)
