@@ -39,7 +39,9 @@ $(STAMP): pyproject.toml constraints.txt | $(PY) system-deps
 
 demo: install
 	$(PY) -m demo_corpus --output $(DEMO)/corpus --seed 0
-	$(PY) -m pipelines.pack_files --input '$(DEMO)/corpus/pdf/**' --output $(DEMO)/packed_pdfs
+	$(PY) -m pipelines.pack_files --output $(DEMO)/packed_pdfs \
+	  --input '$(DEMO)/corpus/pdf/**/*.pdf' --input '$(DEMO)/corpus/pdf/**/*.tiff' \
+	  --input '$(DEMO)/corpus/pdf/**/*.png'
 	@echo
 	@echo "demo corpus:  $(DEMO)/corpus (index: $(DEMO)/corpus/corpus.json)"
 	@echo "outputs:      $(DEMO)/packed_pdfs/shards"

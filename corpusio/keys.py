@@ -40,7 +40,9 @@ def safe_key(raw: str) -> str:
 def check_extension(ext: str) -> str:
     """Return `ext` if it is a safe member extension ("json", "0.png"), else raise ValueError."""
     if not _SAFE_EXT.match(ext):
-        raise ValueError(f"unsafe member extension {ext!r}: use lower-case [a-z0-9_] parts joined by dots")
+        raise ValueError(
+            f"unsafe member extension {ext!r}: use lower-case [a-z0-9_] parts joined by dots"
+        )
     return ext
 
 

@@ -48,7 +48,9 @@ class Sample:
     @property
     def tar_bytes(self) -> int:
         """Bytes this sample takes inside a tar (headers and padding included)."""
-        return sum(_member_tar_bytes(f"{self.key}.{ext}", len(d)) for ext, d in self.members.items())
+        return sum(
+            _member_tar_bytes(f"{self.key}.{ext}", len(d)) for ext, d in self.members.items()
+        )
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,9 @@ def build_info(name: str, shards: Iterable[ShardInfo], split: str = "train") -> 
                 "num_samples": sum(s.num_samples for s in shards),
             }
         },
-        "shards": [{"name": s.name, "num_samples": s.num_samples, "bytes": s.bytes} for s in shards],
+        "shards": [
+            {"name": s.name, "num_samples": s.num_samples, "bytes": s.bytes} for s in shards
+        ],
         "total_bytes": sum(s.bytes for s in shards),
     }
 
@@ -163,7 +167,9 @@ def write_shards(
         if a.key == b.key:
             raise ValueError(f"duplicate sample key {a.key!r}")
     infos = []
-    for index, part in enumerate(plan_parts([s.tar_bytes for s in ordered], max_samples, max_bytes)):
+    for index, part in enumerate(
+        plan_parts([s.tar_bytes for s in ordered], max_samples, max_bytes)
+    ):
         buffer = io.BytesIO()
         count = write_tar(buffer, (ordered[i] for i in part))
         shard = shard_name(prefix, index)

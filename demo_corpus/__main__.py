@@ -16,7 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed for every random choice")
     args = parser.parse_args(argv)
     index = build(args.output, args.seed)
-    print(f"wrote {len(index['files'])} files to {args.output} (index: {args.output / 'corpus.json'})")
+    print(
+        f"wrote {len(index['files'])} files to {args.output} (index: {args.output / 'corpus.json'})"
+    )
     return 0
 
 

@@ -67,7 +67,10 @@ def add_shard_args(parser: argparse.ArgumentParser, default_prefix: str) -> None
     group = parser.add_argument_group("shards")
     group.add_argument("--shard-prefix", default=default_prefix, help="shard file name prefix")
     group.add_argument(
-        "--shard-max-samples", type=int, default=DEFAULT_MAX_SAMPLES, help="samples per shard at most"
+        "--shard-max-samples",
+        type=int,
+        default=DEFAULT_MAX_SAMPLES,
+        help="samples per shard at most",
     )
     group.add_argument(
         "--shard-max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="bytes per shard at most"

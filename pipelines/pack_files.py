@@ -21,13 +21,24 @@ from pipelines.stage import Stage
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m pipelines.pack_files", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", action="append", required=True,
-                        help="file pattern (local or gs://); repeat for several")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.pack_files",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        help="file pattern (local or gs://); repeat for several",
+    )
     parser.add_argument("--output", required=True, help="output folder (local or gs://)")
-    parser.add_argument("--max-file-bytes", type=int, default=DEFAULT_MAX_FILE_BYTES,
-                        help="files larger than this are rejected")
+    parser.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=DEFAULT_MAX_FILE_BYTES,
+        help="files larger than this are rejected",
+    )
     add_shard_args(parser, default_prefix="files")
     return parser.parse_known_args(argv)
 
@@ -40,7 +51,9 @@ def run(argv=None, save_main_session=True) -> dict:
     def build(p):
         files, read_rejects = p | "ReadFiles" >> ReadFiles(patterns, args.max_file_bytes)
         samples, pack_rejects = files | "Pack" >> Stage(
-            "pack", lambda f: file_sample(f.path, f.data), id_of=lambda f: f.path,
+            "pack",
+            lambda f: file_sample(f.path, f.data),
+            id_of=lambda f: f.path,
             stats=lambda s: {"bytes": sum(len(d) for d in s.members.values())},
         )
         shard_rejects = samples | "WriteShards" >> WriteShards(

@@ -14,8 +14,15 @@ import math
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from corpusio.accounting import IN, OUT, REASON_PREFIX, REJECTED, STAT_PREFIX, Reject
-from corpusio.accounting import stage_namespace
+from corpusio.accounting import (
+    IN,
+    OUT,
+    REASON_PREFIX,
+    REJECTED,
+    STAT_PREFIX,
+    Reject,
+    stage_namespace,
+)
 from corpusio.keys import stable_bucket
 from corpusio.shards import (
     DEFAULT_MAX_BYTES,
@@ -99,8 +106,12 @@ class _WriteBucket(beam.DoFn):
             self._duplicates.inc()
             yield beam.pvalue.TaggedOutput(
                 REJECTS,
-                Reject(key, "duplicate_key", f"another sample has this key (sha256 {digest[:16]})",
-                       SHARD_STAGE),
+                Reject(
+                    key,
+                    "duplicate_key",
+                    f"another sample has this key (sha256 {digest[:16]})",
+                    SHARD_STAGE,
+                ),
             )
         parts = plan_parts([size for _, _, size, _ in kept], self._max_samples, self._max_bytes)
         for number, part in enumerate(parts, start=offsets[bucket]):

@@ -22,7 +22,9 @@ from corpusio.shards import Sample, plan_parts, write_shards, write_tar
 
 
 def _samples(n, size=100):
-    return [Sample(f"k{i:04d}", {"txt": bytes([65 + i % 26]) * size, "json": b"{}"}) for i in range(n)]
+    return [
+        Sample(f"k{i:04d}", {"txt": bytes([65 + i % 26]) * size, "json": b"{}"}) for i in range(n)
+    ]
 
 
 def test_content_key_is_stable_and_content_addressed():
@@ -31,7 +33,9 @@ def test_content_key_is_stable_and_content_addressed():
     assert len(content_key(b"")) == 24 and safe_key(content_key(b"x")) == content_key(b"x")
 
 
-@pytest.mark.parametrize("raw", ["../../etc/passwd", "a/b.c", "doc.pdf", "x" * 200, "日本語", "..", ""])
+@pytest.mark.parametrize(
+    "raw", ["../../etc/passwd", "a/b.c", "doc.pdf", "x" * 200, "日本語", "..", ""]
+)
 def test_safe_key_never_escapes_and_keeps_ids_apart(raw):
     key = safe_key(raw)
     assert key and "/" not in key and "." not in key and len(key) <= 80
@@ -65,7 +69,9 @@ def test_stable_bucket_spreads_and_repeats():
 
 def test_plan_parts_respects_both_caps():
     assert [list(p) for p in plan_parts([10] * 5, max_samples=2, max_bytes=10**9)] == [
-        [0, 1], [2, 3], [4]
+        [0, 1],
+        [2, 3],
+        [4],
     ]
     parts = plan_parts([4096] * 10, max_samples=100, max_bytes=3 * 10240)
     assert sum(len(p) for p in parts) == 10 and len(parts) > 1
@@ -86,7 +92,9 @@ def test_write_tar_is_deterministic_with_fixed_metadata():
 
 def test_write_shards_caps_info_and_webdataset_reads_back(tmp_path):
     samples = _samples(25, size=3000)
-    infos = write_shards(tmp_path, reversed(samples), prefix="demo", max_samples=10, max_bytes=10**9)
+    infos = write_shards(
+        tmp_path, reversed(samples), prefix="demo", max_samples=10, max_bytes=10**9
+    )
     assert [i.num_samples for i in infos] == [10, 10, 5]
     info = json.loads((tmp_path / "_info.json").read_text())
     split = info["splits"]["train"]
@@ -114,18 +122,28 @@ def test_write_shards_refuses_duplicate_keys(tmp_path):
 def test_reject_reasons_are_codes():
     with pytest.raises(ValueError):
         Reject("x", "Not A Code")
-    assert json.loads(Reject("id1", "empty_file", "0 bytes", "pack").to_json())["reason"] == "empty_file"
+    assert (
+        json.loads(Reject("id1", "empty_file", "0 bytes", "pack").to_json())["reason"]
+        == "empty_file"
+    )
 
 
 def test_stage_counts_and_balance_check():
     counters = {
-        ("stage:read", "in"): 5, ("stage:read", "out"): 4, ("stage:read", "rejected"): 1,
-        ("stage:read", "rejected:unreadable"): 1, ("stage:read", "stat:bytes"): 99,
-        ("stage:pack", "in"): 4, ("stage:pack", "out"): 4, ("other", "in"): 7,
+        ("stage:read", "in"): 5,
+        ("stage:read", "out"): 4,
+        ("stage:read", "rejected"): 1,
+        ("stage:read", "rejected:unreadable"): 1,
+        ("stage:read", "stat:bytes"): 99,
+        ("stage:pack", "in"): 4,
+        ("stage:pack", "out"): 4,
+        ("other", "in"): 7,
     }
     stages = stage_counts(counters)
     assert set(stages) == {"read", "pack"}
-    assert stages["read"].rejected_by_reason == {"unreadable": 1} and stages["read"].stats == {"bytes": 99}
+    assert stages["read"].rejected_by_reason == {"unreadable": 1} and stages["read"].stats == {
+        "bytes": 99
+    }
     manifest = build_manifest("p", [], stages, links=[("read", "pack")])
     assert manifest["balanced"]
     check_manifest(manifest)

@@ -34,7 +34,10 @@ def test_local_defaults_pick_the_multiprocess_fnapi_runner():
     # the DirectRunner could hand the job to Prism, which downloads a binary
     assert _flag(local_defaults(["--runner=DirectRunner"]), "--runner") == LOCAL_RUNNER
     assert local_defaults(["--runner", "DataflowRunner", "--project", "p"]) == [
-        "--runner", "DataflowRunner", "--project", "p"
+        "--runner",
+        "DataflowRunner",
+        "--project",
+        "p",
     ]
     assert _flag(local_defaults(["--direct_num_workers", "1"]), "--direct_num_workers") == "1"
 
@@ -70,9 +73,7 @@ def test_stage_counts_rejects_errors_and_runs_in_worker_processes(tmp_path):
     assert square["in"] == 40
     assert square["rejected_by_reason"] == {"error": 8, "multiple_of_seven": 4}
     assert square["out"] == 28
-    assert square["stats"]["sum_of_squares"] == sum(
-        x * x for x in range(1, 41) if x % 5 and x % 7
-    )
+    assert square["stats"]["sum_of_squares"] == sum(x * x for x in range(1, 41) if x % 5 and x % 7)
     explode = manifest["stages"]["explode"]
     assert explode["sources"] == 40 and explode["in"] == sum(x % 3 for x in range(1, 41))
     assert explode["rejected_by_reason"] == {"odd_part": sum(1 for x in range(1, 41) if x % 3 == 2)}
@@ -93,8 +94,14 @@ def test_a_run_that_loses_items_fails_loudly(tmp_path):
         _ = odd | "B" >> Stage("b", lambda x: x)
 
     with pytest.raises(UnbalancedRunError, match="'b' received 5 items but 'a' emitted 10"):
-        run_job("lossy", [], pipeline_options(["--direct_num_workers", "1"]), build,
-                str(tmp_path), links=[("a", "b")])
+        run_job(
+            "lossy",
+            [],
+            pipeline_options(["--direct_num_workers", "1"]),
+            build,
+            str(tmp_path),
+            links=[("a", "b")],
+        )
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["balanced"] is False and manifest["problems"]
 
@@ -108,7 +115,9 @@ def _shard_run(tmp_path, name, samples, max_samples):
 
     def build(p):
         rejects = (
-            p | beam.Create(samples) | beam.Reshuffle()
+            p
+            | beam.Create(samples)
+            | beam.Reshuffle()
             | WriteShards(str(out / "shards"), "t", max_samples=max_samples, max_bytes=10**9)
         )
         _ = rejects | WriteRejects(str(out))
@@ -127,8 +136,10 @@ def test_shard_sink_is_deterministic_capped_and_readable(tmp_path):
     assert info["splits"]["train"]["num_samples"] == 30 == m1["stages"]["shards"]["out"]
     for name in names:
         assert (out1 / "shards" / name).read_bytes() == (out2 / "shards" / name).read_bytes()
-    keys = [s["__key__"] for s in wds.WebDataset([str(out1 / "shards" / n) for n in names],
-                                                 shardshuffle=False)]
+    keys = [
+        s["__key__"]
+        for s in wds.WebDataset([str(out1 / "shards" / n) for n in names], shardshuffle=False)
+    ]
     assert sorted(keys) == sorted(s.key for s in samples)
     assert not [p for p in (out1 / "shards").iterdir() if ".tmp" in p.name]
 
@@ -137,11 +148,17 @@ def test_shard_sink_matches_the_plain_writer_and_rejects_duplicate_keys(tmp_path
     samples = _samples(12)
     manifest, out = _shard_run(tmp_path, "dup", samples + samples[:3], max_samples=100)
     stage = manifest["stages"]["shards"]
-    assert (stage["in"], stage["out"], stage["rejected_by_reason"]) == (15, 12, {"duplicate_key": 3})
+    assert (stage["in"], stage["out"], stage["rejected_by_reason"]) == (
+        15,
+        12,
+        {"duplicate_key": 3},
+    )
     plain = tmp_path / "plain"
     write_shards(plain, samples, prefix="t", max_samples=100, max_bytes=10**9)
     assert (out / "shards" / "t-000000.tar").read_bytes() == (plain / "t-000000.tar").read_bytes()
-    rejects = [json.loads(x) for f in out.glob("rejects-*.jsonl") for x in f.read_text().split("\n") if x]
+    rejects = [
+        json.loads(x) for f in out.glob("rejects-*.jsonl") for x in f.read_text().split("\n") if x
+    ]
     assert sorted(r["id"] for r in rejects) == sorted(s.key for s in samples[:3])
 
 
@@ -168,7 +185,15 @@ def test_pack_files_cli_end_to_end_offline(tmp_path):
     (src / "empty.pdf").write_bytes(b"")
     out = tmp_path / "out"
     proc, attempts = _run_offline(
-        [sys.executable, "-m", "pipelines.pack_files", "--input", f"{src}/**", "--output", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "pipelines.pack_files",
+            "--input",
+            f"{src}/**",
+            "--output",
+            str(out),
+        ],
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -191,8 +216,18 @@ def test_pack_files_cli_end_to_end_offline(tmp_path):
 
 def test_cli_reports_a_pattern_that_matches_nothing(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.pack_files", "--input", str(tmp_path / "none*.pdf"),
-         "--output", str(tmp_path / "out")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.pack_files",
+            "--input",
+            str(tmp_path / "none*.pdf"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 2 and "matches no file" in proc.stderr
