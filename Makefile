@@ -37,16 +37,21 @@ $(STAMP): pyproject.toml constraints.txt | $(PY) system-deps
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+PDF_INPUTS := --input '$(DEMO)/corpus/pdf/**/*.pdf' --input '$(DEMO)/corpus/pdf/**/*.tiff' \
+	--input '$(DEMO)/corpus/pdf/**/*.png'
+
 demo: install
 	$(PY) -m demo_corpus --output $(DEMO)/corpus --seed 0
-	$(PY) -m pipelines.pack_files --output $(DEMO)/packed_pdfs \
-	  --input '$(DEMO)/corpus/pdf/**/*.pdf' --input '$(DEMO)/corpus/pdf/**/*.tiff' \
-	  --input '$(DEMO)/corpus/pdf/**/*.png'
+	$(PY) -m pipelines.pdf_transcribe --output $(DEMO)/transcripts --render-pages $(PDF_INPUTS)
+	$(PY) -m pipelines.pack_files --output $(DEMO)/packed_pdfs $(PDF_INPUTS)
 	@echo
-	@echo "demo corpus:  $(DEMO)/corpus (index: $(DEMO)/corpus/corpus.json)"
-	@echo "outputs:      $(DEMO)/packed_pdfs/shards"
-	@echo "manifest:     $(DEMO)/packed_pdfs/manifest.json"
-	@echo "report:       $(DEMO)/packed_pdfs/report.md"
+	@echo "demo corpus:     $(DEMO)/corpus (index: $(DEMO)/corpus/corpus.json)"
+	@for run in transcripts packed_pdfs; do \
+	  echo "$$run:"; \
+	  echo "  outputs:       $(DEMO)/$$run/shards"; \
+	  echo "  manifest:      $(DEMO)/$$run/manifest.json"; \
+	  echo "  report:        $(DEMO)/$$run/report.md"; \
+	done
 
 test: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q

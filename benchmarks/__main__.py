@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from benchmarks import shards
+from benchmarks import pdf_transcribe, shards
 
-BENCHMARKS = (shards,)
+BENCHMARKS = (shards, pdf_transcribe)
 
 
 def main() -> None:

@@ -1,6 +1,16 @@
 """A short human-readable report of a run, from its manifest: the funnel per stage."""
 
 
+def stage_order(manifest: dict) -> list[str]:
+    """Stages in data-flow order (as the links name them), then any others by name."""
+    order = []
+    for link in manifest.get("links", []):
+        order += [name for name in link if name not in order]
+    return [n for n in order if n in manifest["stages"]] + sorted(
+        n for n in manifest["stages"] if n not in order
+    )
+
+
 def render_markdown(manifest: dict) -> str:
     lines = [
         f"# Run report: {manifest['pipeline']}",
@@ -14,12 +24,16 @@ def render_markdown(manifest: dict) -> str:
         "| stage | in | out | rejected | rejected by reason |",
         "|---|---:|---:|---:|---|",
     ]
-    for name, counts in manifest["stages"].items():
+    stages = manifest["stages"]
+    for name in stage_order(manifest):
+        counts = stages[name]
         reasons = ", ".join(f"{r}: {n}" for r, n in counts["rejected_by_reason"].items()) or "-"
         lines.append(
             f"| {name} | {counts['in']} | {counts['out']} | {counts['rejected']} | {reasons} |"
         )
-    stats = [(name, s, v) for name, c in manifest["stages"].items() for s, v in c["stats"].items()]
+    stats = [
+        (name, s, v) for name in stage_order(manifest) for s, v in stages[name]["stats"].items()
+    ]
     if stats:
         lines += ["", "## Stats", "", "| stage | stat | value |", "|---|---|---:|"]
         lines += [f"| {name} | {stat} | {value} |" for name, stat, value in stats]

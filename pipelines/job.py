@@ -6,6 +6,7 @@ so they are the same whether the job ran locally or on Dataflow.
 
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -41,7 +42,7 @@ def collect_counters(result) -> dict[tuple[str, str], int]:
 
 def run_job(
     pipeline_name: str,
-    argv: list[str],
+    argv: list[str] | None,
     options,
     build: Callable[[beam.Pipeline], None],
     output_dir: str,
@@ -53,6 +54,7 @@ def run_job(
     Raises UnbalancedRunError (after writing the manifest) when counts do not add up.
     """
     started = _now()
+    argv = list(sys.argv[1:] if argv is None else argv)
     pipeline = beam.Pipeline(options=options)
     build(pipeline)
     result = pipeline.run()
@@ -80,18 +82,18 @@ def run_job(
 def cli_main(run: Callable[[list[str] | None], dict]) -> None:
     """Entry point for `python -m pipelines.X`: quiet Beam logs, clear errors, exit codes.
 
-    Exit 2: bad input (a pattern that matches nothing); 3: the run's accounting failed.
+    Exit 2: bad input or setup (a pattern that matches nothing, no Tesseract);
+    3: the run's accounting failed.
     """
-    import sys
-
     from corpusio.accounting import UnbalancedRunError
+    from docmatix.ocr import TesseractUnavailable
     from pipelines.sources import NoInputError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     try:
         run(None)
-    except NoInputError as exc:
+    except (NoInputError, TesseractUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except UnbalancedRunError as exc:

@@ -67,7 +67,7 @@ def run(argv=None, save_main_session=True) -> dict:
 
     return run_job(
         "pack_files",
-        argv or [],
+        argv,
         pipeline_options(beam_args, save_main_session),
         build,
         args.output,

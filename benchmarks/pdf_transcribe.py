@@ -1,0 +1,155 @@
+"""PDF transcription: our pipeline against bare PyMuPDF and bare Tesseract, same files, same run.
+
+Text layer: pages/s of (a) docmatix.transcribe in one process and (b) the whole
+Beam pipeline on the local runner, against a bare loop that extracts the same
+words with PyMuPDF and writes the same kind of json. OCR: pages/s of the Beam
+pipeline against bare `tesseract` at the same dpi, one process per core,
+OMP_THREAD_LIMIT=1 on both sides.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pymupdf
+
+from benchmarks.common import best_seconds, row
+from demo_corpus import digital_pdfs, scans
+from docmatix.transcribe import TranscribeOptions, transcribe
+from pipelines import pdf_transcribe
+
+TEXT_COPIES = 400  # copies of the four digital PDFs (7 pages): 2,800 pages
+OCR_COPIES = 5
+DPI = 200
+
+
+def _copies(sources: list[Path], copies: int, out: Path) -> list[Path]:
+    """Distinct PDFs with equal pages: a trailing comment changes the bytes, so keys differ."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(copies):
+        for src in sources:
+            path = out / f"{src.stem}-{i:04d}{src.suffix}"
+            path.write_bytes(src.read_bytes() + f"\n%copy {i}\n".encode())
+            paths.append(path)
+    return paths
+
+
+def _page_count(paths: list[Path]) -> int:
+    return sum(pymupdf.open(p).page_count for p in paths)
+
+
+def _bare_text_loop(paths: list[Path], out: Path) -> None:
+    """What a person would write with PyMuPDF alone: words grouped by MuPDF's own lines."""
+    out.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        pages = []
+        for page in pymupdf.open(path):
+            w, h = page.rect.width, page.rect.height
+            lines: dict[tuple[int, int], list] = {}
+            for x0, y0, x1, y1, text, block, line, _ in page.get_text("words"):
+                lines.setdefault((block, line), []).append(
+                    (text, [x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h])
+                )
+            words = [word for key in sorted(lines) for word in lines[key]]
+            pages.append(
+                {
+                    "lines": {"text": [" ".join(t for t, _ in lines[k]) for k in sorted(lines)]},
+                    "words": {"text": [t for t, _ in words], "bbox": [b for _, b in words]},
+                }
+            )
+        (out / f"{path.stem}.json").write_text(json.dumps({"pages": pages}))
+
+
+def _ours_text_loop(paths: list[Path], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    options = TranscribeOptions(ocr="never")
+    for path in paths:
+        transcript = transcribe(str(path), path.read_bytes(), options)
+        (out / f"{path.stem}.json").write_text(json.dumps(transcript.document()))
+
+
+def _pipeline(paths_glob: str, out: Path, *extra: str) -> float:
+    start = time.perf_counter()
+    pdf_transcribe.run(["--input", paths_glob, "--output", str(out), *extra])
+    return time.perf_counter() - start
+
+
+def _bare_tesseract(images: list[Path], workers: int) -> None:
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+
+    def one(path: Path) -> None:
+        subprocess.run(
+            ["tesseract", str(path), "-", "tsv"], env=env, check=True, capture_output=True
+        )
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, images))
+
+
+def _rendered(paths: list[Path], out: Path) -> list[Path]:
+    """Every page as the image bare Tesseract gets: PDFs rendered at DPI, images as they are."""
+    out.mkdir(parents=True, exist_ok=True)
+    images = []
+    for path in paths:
+        if path.suffix != ".pdf":
+            images.append(path)
+            continue
+        for number, page in enumerate(pymupdf.open(path)):
+            image = out / f"{path.stem}-{number}.png"
+            page.get_pixmap(dpi=DPI, colorspace=pymupdf.csGRAY).save(image)
+            images.append(image)
+    return images
+
+
+def run() -> list[dict]:
+    rows = []
+    workers = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        digital_pdfs.write(tmp / "src", 0)
+        sources = sorted((tmp / "src" / "pdf" / "digital").glob("*.pdf"))
+        few = _copies(sources, 30, tmp / "few")
+        pages = _page_count(few)
+        ours = best_seconds(lambda: _ours_text_loop(few, tmp / "ours"))
+        bare = best_seconds(lambda: _bare_text_loop(few, tmp / "bare"))
+        rows.append(row("text layer: transcribe(), 1 process", pages, ours, bare, "PyMuPDF loop"))
+
+        many = _copies(sources, TEXT_COPIES, tmp / "many")
+        pages = _page_count(many)
+        bare = best_seconds(lambda: _bare_text_loop(many, tmp / "bare_many"), repeat=1)
+        ours = _pipeline(str(tmp / "many" / "*.pdf"), tmp / "out_text")
+        rows.append(
+            row(
+                f"text layer: Beam pipeline, {workers} workers",
+                pages,
+                ours,
+                bare,
+                "PyMuPDF loop, 1 process",
+            )
+        )
+
+        scans.write(tmp / "scan_src", 0)
+        scan_dir = tmp / "scan_src" / "pdf" / "scanned"
+        scan_sources = [
+            scan_dir / n
+            for n in ("scan_mixed_dpi.pdf", "scan_garbage_layer.pdf", "scan_png_page.png")
+        ]
+        scan_files = _copies(scan_sources, OCR_COPIES, tmp / "scans")
+        images = _rendered(scan_files, tmp / "rendered")
+        bare = best_seconds(lambda: _bare_tesseract(images, workers), repeat=1)
+        ours = _pipeline(str(tmp / "scans" / "*"), tmp / "out_ocr", "--dpi", str(DPI))
+        rows.append(
+            row(
+                f"OCR {DPI} dpi: Beam pipeline, {workers} workers",
+                len(images),
+                ours,
+                bare,
+                f"tesseract CLI, {workers} processes",
+            )
+        )
+    return rows

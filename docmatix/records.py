@@ -1,0 +1,67 @@
+"""Record types of a page transcription: words and lines in reading order.
+
+Coordinates here are absolute, in the frame of the upright page (PDF points
+for a text layer, pixels of the upright image for OCR), as (x0, y0, x1, y1)
+with y growing downwards. They are normalised to the page only when the
+PDFA-layout json is written (docmatix.pdfa).
+"""
+
+from dataclasses import dataclass, field
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    box: Box
+    score: float = 1.0  # 1.0 for a text layer; Tesseract's confidence / 100 for OCR
+
+
+@dataclass(frozen=True)
+class Line:
+    words: tuple[Word, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def box(self) -> Box:
+        return union(w.box for w in self.words)
+
+    @property
+    def score(self) -> float:
+        return sum(w.score for w in self.words) / len(self.words)
+
+
+@dataclass
+class PageText:
+    """The transcription of one page, before normalisation: lines in reading order."""
+
+    lines: list[Line]
+    width: float
+    height: float
+    images: list[Box] = field(default_factory=list)
+
+
+def union(boxes) -> Box:
+    boxes = list(boxes)
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def rotate_box(box: Box, width: float, height: float, rotation: int) -> Box:
+    """A box in a width x height frame, after the frame is turned `rotation` degrees clockwise."""
+    x0, y0, x1, y1 = box
+    if rotation == 90:
+        return (height - y1, x0, height - y0, x1)
+    if rotation == 180:
+        return (width - x1, height - y1, width - x0, height - y0)
+    if rotation == 270:
+        return (y0, width - x1, y1, width - x0)
+    return box

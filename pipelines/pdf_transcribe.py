@@ -1,0 +1,135 @@
+"""PDFs and page images -> page transcriptions in the PDFA layout (text layer, else Tesseract).
+
+    python -m pipelines.pdf_transcribe --input 'DIR/**/*.pdf' --output OUT [--dpi 200]
+        [--ocr auto|always|never] [--lang eng] [--max-pages N] [--render-pages] [beam options]
+
+Writes OUT/shards/*.tar + _info.json (per input: `<key>.pdf` or the page image,
+`<key>.json` = {pages: [...]} in the PDFA layout, and with --render-pages the
+page images `<key>.NNNN.png`), OUT/pages/pages-*.parquet (a row per page),
+OUT/rejects-*.jsonl, OUT/manifest.json and OUT/report.md.
+"""
+
+import argparse
+
+import apache_beam as beam
+
+from docmatix.ocr import check_tesseract
+from docmatix.pdfa import PAGE_SCHEMA
+from docmatix.transcribe import OCR_MODES, TranscribeOptions, transcribe
+from pipelines.files import join
+from pipelines.job import cli_main, run_job
+from pipelines.options import add_shard_args, pipeline_options
+from pipelines.sinks import WriteRejects, WriteShards
+from pipelines.sources import DEFAULT_MAX_FILE_BYTES, ReadFiles, check_patterns
+from pipelines.stage import Stage
+
+
+def parse_args(argv):
+    defaults = TranscribeOptions()
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.pdf_transcribe",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        help="PDF or page-image pattern (local or gs://); repeat for several",
+    )
+    parser.add_argument("--output", required=True, help="output folder (local or gs://)")
+    parser.add_argument("--dpi", type=int, default=defaults.dpi, help="OCR render resolution")
+    parser.add_argument(
+        "--ocr",
+        choices=OCR_MODES,
+        default=defaults.ocr,
+        help="auto: OCR pages whose text layer is missing or garbage",
+    )
+    parser.add_argument("--lang", default=defaults.lang, help="Tesseract languages, e.g. eng+fra")
+    parser.add_argument(
+        "--max-pages", type=int, default=defaults.max_pages, help="reject documents with more pages"
+    )
+    parser.add_argument(
+        "--max-page-pixels",
+        type=int,
+        default=defaults.max_page_pixels,
+        help="reject documents with a page image larger than this",
+    )
+    parser.add_argument(
+        "--ocr-timeout",
+        type=float,
+        default=defaults.ocr_timeout_s,
+        help="seconds Tesseract may spend on one page",
+    )
+    parser.add_argument(
+        "--render-pages",
+        action="store_true",
+        help="add page images as Docmatix stored them (150 dpi PNG)",
+    )
+    parser.add_argument("--max-file-bytes", type=int, default=DEFAULT_MAX_FILE_BYTES)
+    add_shard_args(parser, default_prefix="pdfa")
+    return parser.parse_known_args(argv)
+
+
+def run(argv=None, save_main_session=True) -> dict:
+    args, beam_args = parse_args(argv)
+    patterns = check_patterns(args.input)
+    if args.ocr != "never":
+        check_tesseract(args.lang)  # a missing Tesseract stops the run here, not per page
+    options = TranscribeOptions(
+        dpi=args.dpi,
+        ocr=args.ocr,
+        lang=args.lang,
+        max_pages=args.max_pages,
+        max_page_pixels=args.max_page_pixels,
+        ocr_timeout_s=args.ocr_timeout,
+        render_pages=args.render_pages,
+    )
+    shards_dir = join(args.output, "shards")
+    pages_prefix = join(args.output, "pages", "pages")
+
+    def build(p):
+        files, read_rejects = p | "ReadFiles" >> ReadFiles(patterns, args.max_file_bytes)
+        transcripts, transcribe_rejects = files | "Transcribe" >> Stage(
+            "transcribe",
+            lambda f: transcribe(f.path, f.data, options),
+            id_of=lambda f: f.path,
+            stats=lambda t: t.stats(),
+        )
+        shard_rejects = (
+            transcripts
+            | "ToSamples" >> beam.Map(lambda t: t.sample())
+            | "WriteShards"
+            >> WriteShards(
+                shards_dir, args.shard_prefix, args.shard_max_samples, args.shard_max_bytes
+            )
+        )
+        _ = (
+            transcripts
+            | "PageRows" >> beam.FlatMap(lambda t: t.page_rows())
+            | "WritePages"
+            >> beam.io.WriteToParquet(pages_prefix, PAGE_SCHEMA, file_name_suffix=".parquet")
+        )
+        _ = (
+            (read_rejects, transcribe_rejects, shard_rejects)
+            | "AllRejects" >> beam.Flatten()
+            | "WriteRejects" >> WriteRejects(args.output)
+        )
+
+    return run_job(
+        "pdf_transcribe",
+        argv,
+        pipeline_options(beam_args, save_main_session),
+        build,
+        args.output,
+        links=[("read", "transcribe"), ("transcribe", "shards")],
+        outputs={
+            "shards": shards_dir,
+            "pages": pages_prefix + "-*.parquet",
+            "rejects": join(args.output, "rejects-*.jsonl"),
+        },
+    )
+
+
+if __name__ == "__main__":
+    cli_main(run)
