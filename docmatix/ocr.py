@@ -27,7 +27,7 @@ import pymupdf
 import pytesseract
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from docmatix.records import Box, Line, PageText, Word
+from docmatix.records import Line, PageText, Word, rotate_box
 
 MAX_PAGE_PIXELS = 100_000_000  # about A0 at 300 dpi
 LOW_CONFIDENCE = 60.0  # char-weighted mean confidence below which a read looks wrong
@@ -391,20 +391,7 @@ def _turn(image: Image.Image, rotation: int) -> Image.Image:
 
 
 def _turn_word(word: Word, rotation: int, width: float, height: float) -> Word:
-    return Word(word.text, _turn_box(word.box, rotation, width, height), word.score)
-
-
-def _turn_box(box: Box, rotation: int, width: float, height: float) -> Box:
-    """A box of a width x height image, moved to where it lands when the image turns clockwise."""
-    x0, y0, x1, y1 = box
-    rotation %= 360
-    if rotation == 90:
-        return (height - y1, x0, height - y0, x1)
-    if rotation == 180:
-        return (width - x1, height - y1, width - x0, height - y0)
-    if rotation == 270:
-        return (y0, width - x1, y1, width - x0)
-    return box
+    return Word(word.text, rotate_box(word.box, width, height, rotation % 360), word.score)
 
 
 # --- pixel orientation check ---------------------------------------------------------------

@@ -36,8 +36,10 @@ PAGE_SCHEMA = pa.schema(
 def normalise(box: Box, width: float, height: float) -> list[float]:
     """(x0, y0, x1, y1) in page units -> [x, y, w, h] in 0..1, clipped to the page."""
     x0, y0, x1, y1 = box
-    x0, x1 = (min(max(v / width, 0.0), 1.0) for v in (x0, x1))
-    y0, y1 = (min(max(v / height, 0.0), 1.0) for v in (y0, y1))
+    x0 = min(max(x0 / width, 0.0), 1.0)
+    x1 = min(max(x1 / width, 0.0), 1.0)
+    y0 = min(max(y0 / height, 0.0), 1.0)
+    y1 = min(max(y1 / height, 0.0), 1.0)
     return [
         round(x0, DECIMALS),
         round(y0, DECIMALS),

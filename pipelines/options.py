@@ -60,6 +60,36 @@ def pipeline_options(beam_args: list[str], save_main_session: bool = True) -> Pi
     return options
 
 
+def file_pipeline_parser(module: str, doc: str, input_help: str, shard_prefix: str):
+    """An argument parser with the flags every file-to-shards pipeline shares.
+
+    --input (repeatable pattern), --output, --max-file-bytes and the shard
+    flags; the pipeline adds its own, and unknown flags go to Beam.
+    """
+    from pipelines.sources import DEFAULT_MAX_FILE_BYTES
+
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        help=f"{input_help} pattern (local or gs://); repeat for several",
+    )
+    parser.add_argument("--output", required=True, help="output folder (local or gs://)")
+    parser.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=DEFAULT_MAX_FILE_BYTES,
+        help="larger input files are rejected",
+    )
+    add_shard_args(parser, shard_prefix)
+    return parser
+
+
 def add_shard_args(parser: argparse.ArgumentParser, default_prefix: str) -> None:
     """The WebDataset sink's flags, shared by every pipeline that writes shards."""
     from corpusio.shards import DEFAULT_MAX_BYTES, DEFAULT_MAX_SAMPLES

@@ -7,39 +7,19 @@ with the bytes and `<key>.json` with the source path, size and sha256),
 OUT/rejects-*.jsonl, OUT/manifest.json and OUT/report.md.
 """
 
-import argparse
-
 import apache_beam as beam
 
 from corpusio.packing import file_sample
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
-from pipelines.options import add_shard_args, pipeline_options
+from pipelines.options import file_pipeline_parser, pipeline_options
 from pipelines.sinks import WriteRejects, WriteShards
-from pipelines.sources import DEFAULT_MAX_FILE_BYTES, ReadFiles, check_patterns
+from pipelines.sources import ReadFiles, check_patterns
 from pipelines.stage import Stage
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.pack_files",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--input",
-        action="append",
-        required=True,
-        help="file pattern (local or gs://); repeat for several",
-    )
-    parser.add_argument("--output", required=True, help="output folder (local or gs://)")
-    parser.add_argument(
-        "--max-file-bytes",
-        type=int,
-        default=DEFAULT_MAX_FILE_BYTES,
-        help="files larger than this are rejected",
-    )
-    add_shard_args(parser, default_prefix="files")
+    parser = file_pipeline_parser("pipelines.pack_files", __doc__, "file", "files")
     return parser.parse_known_args(argv)
 
 

@@ -9,8 +9,6 @@ page images `<key>.NNNN.png`), OUT/pages/pages-*.parquet (a row per page),
 OUT/rejects-*.jsonl, OUT/manifest.json and OUT/report.md.
 """
 
-import argparse
-
 import apache_beam as beam
 
 from docmatix.ocr import check_tesseract
@@ -18,26 +16,15 @@ from docmatix.pdfa import PAGE_SCHEMA
 from docmatix.transcribe import OCR_MODES, TranscribeOptions, transcribe
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
-from pipelines.options import add_shard_args, pipeline_options
+from pipelines.options import file_pipeline_parser, pipeline_options
 from pipelines.sinks import WriteRejects, WriteShards
-from pipelines.sources import DEFAULT_MAX_FILE_BYTES, ReadFiles, check_patterns
+from pipelines.sources import ReadFiles, check_patterns
 from pipelines.stage import Stage
 
 
 def parse_args(argv):
     defaults = TranscribeOptions()
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.pdf_transcribe",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--input",
-        action="append",
-        required=True,
-        help="PDF or page-image pattern (local or gs://); repeat for several",
-    )
-    parser.add_argument("--output", required=True, help="output folder (local or gs://)")
+    parser = file_pipeline_parser("pipelines.pdf_transcribe", __doc__, "PDF or page-image", "pdfa")
     parser.add_argument("--dpi", type=int, default=defaults.dpi, help="OCR render resolution")
     parser.add_argument(
         "--ocr",
@@ -66,8 +53,6 @@ def parse_args(argv):
         action="store_true",
         help="add page images as Docmatix stored them (150 dpi PNG)",
     )
-    parser.add_argument("--max-file-bytes", type=int, default=DEFAULT_MAX_FILE_BYTES)
-    add_shard_args(parser, default_prefix="pdfa")
     return parser.parse_known_args(argv)
 
 

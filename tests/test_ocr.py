@@ -33,6 +33,7 @@ from docmatix.ocr import (
     ocr_image,
     render_page,
 )
+from docmatix.records import rotate_box
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "pdf" / "scanned"
 needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is absent")
@@ -265,7 +266,7 @@ def test_turning_boxes_matches_turning_the_image():
         turned = np.asarray(ocr._turn(image, rotation))
         ys, xs = np.nonzero(turned)
         expected = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-        assert ocr._turn_box((10, 5, 30, 15), rotation, 80, 50) == expected, rotation
+        assert rotate_box((10, 5, 30, 15), 80, 50, rotation) == expected, rotation
 
 
 def slow_levenshtein(a: str, b: str) -> int:
