@@ -103,10 +103,16 @@ def stage_counts(counters: Mapping[tuple[str, str], int]) -> dict[str, StageCoun
 
 
 def link_problems(stages: Mapping[str, StageCounts], links: Iterable[tuple[str, str]]) -> list[str]:
-    """Check that what one stage emitted is what the next received: (upstream, downstream)."""
+    """Check that what one stage emitted is what the next received: (upstream, downstream).
+
+    The upstream may name a stat, "stage/stat", when a stage's outputs fan out
+    into another unit (documents into chunks).
+    """
     found = []
     for up, down in links:
-        emitted = stages.get(up, StageCounts()).outputs
+        stage, _, stat = up.partition("/")
+        counts = stages.get(stage, StageCounts())
+        emitted = counts.stats.get(stat, 0) if stat else counts.outputs
         received = stages.get(down, StageCounts()).inputs
         if emitted != received:
             found.append(f"stage {down!r} received {received} items but {up!r} emitted {emitted}")

@@ -5,7 +5,7 @@ def stage_order(manifest: dict) -> list[str]:
     """Stages in data-flow order (as the links name them), then any others by name."""
     order = []
     for link in manifest.get("links", []):
-        order += [name for name in link if name not in order]
+        order += [n for n in (name.split("/")[0] for name in link) if n not in order]
     return [n for n in order if n in manifest["stages"]] + sorted(
         n for n in manifest["stages"] if n not in order
     )

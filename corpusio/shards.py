@@ -13,7 +13,7 @@ import json
 import os
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +109,39 @@ def write_tar(fileobj, samples: Iterable[Sample]) -> int:
                 tar.addfile(info, io.BytesIO(data))
             count += 1
     return count
+
+
+def split_member_name(name: str) -> tuple[str, str] | None:
+    """'dir/key.ext.more' -> ('key', 'ext.more') as WebDataset groups members; None if no ext."""
+    base = name.rsplit("/", 1)[-1]
+    if "." not in base or base.startswith("."):
+        return None
+    key, ext = base.split(".", 1)
+    return key, ext
+
+
+def iter_tar_samples(fileobj) -> Iterator[dict]:
+    """Samples of a WebDataset tar read as a stream: {"__key__": key, ext: bytes, ...}.
+
+    Consecutive members with the same key form one sample, as WebDataset reads
+    them; members without an extension and non-file entries are skipped. A
+    truncated or corrupt tar raises tarfile.TarError after the samples before it.
+    """
+    current: dict | None = None
+    with tarfile.open(fileobj=fileobj, mode="r|*") as tar:
+        for member in tar:
+            parts = split_member_name(member.name) if member.isfile() else None
+            if parts is None:
+                continue
+            key, ext = parts
+            if current is not None and current["__key__"] != key:
+                yield current
+                current = None
+            if current is None:
+                current = {"__key__": key}
+            current[ext] = tar.extractfile(member).read()
+    if current is not None:
+        yield current
 
 
 def build_info(name: str, shards: Iterable[ShardInfo], split: str = "train") -> dict:

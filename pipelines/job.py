@@ -48,6 +48,7 @@ def run_job(
     output_dir: str,
     links: Iterable[tuple[str, str]] = (),
     outputs: dict[str, str] | None = None,
+    extra: dict | None = None,
 ) -> dict:
     """Build the graph with `build(pipeline)`, run it to the end, write manifest.json + report.md.
 
@@ -67,6 +68,7 @@ def run_job(
         outputs=outputs,
         started=started,
         finished=_now(),
+        extra=extra,
     )
     manifest_path = join(output_dir, MANIFEST_NAME)
     report_path = join(output_dir, REPORT_NAME)

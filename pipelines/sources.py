@@ -4,6 +4,7 @@ Patterns are checked when the job is launched, so a mistyped glob is a clear
 error rather than an empty run; matching and reading then happen on workers.
 """
 
+import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
 from corpusio.accounting import Reject
+from corpusio.shards import iter_tar_samples
 from pipelines.stage import Stage
 
 DEFAULT_MAX_FILE_BYTES = 1 << 30
@@ -82,4 +84,40 @@ class ReadFiles(beam.PTransform):
         )
         return matched | "Read" >> Stage(
             "read", lambda m: read_file(m, max_bytes), id_of=lambda m: m[0]
+        )
+
+
+def read_tar_samples(path: str):
+    """Samples of one WebDataset tar; a corrupt or truncated tail becomes a reject."""
+    count = 0
+    try:
+        with FileSystems.open(path, compression_type="uncompressed") as f:
+            for sample in iter_tar_samples(f):
+                count += 1
+                yield sample
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        yield Reject(f"{path}@{count}", "corrupt_tar", f"after {count} samples: {exc}")
+
+
+class ReadShards(beam.PTransform):
+    """Match WebDataset tar patterns and read their samples (dicts, as webdataset gives them).
+
+    Counted as fan-out stage `read_shards`: each sample is one unit, each tar a source.
+    """
+
+    def __init__(self, patterns: list[str]):
+        super().__init__()
+        self._patterns = list(patterns)
+
+    def expand(self, pbegin):
+        tars = (
+            pbegin
+            | "Patterns" >> beam.Create(self._patterns)
+            | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
+            | "Paths" >> beam.Map(lambda m: m.path)
+            | "DedupPaths" >> beam.Distinct()
+            | "Spread" >> beam.Reshuffle()
+        )
+        return tars | "ReadTars" >> Stage(
+            "read_shards", read_tar_samples, fanout=True, id_of=lambda path: path
         )

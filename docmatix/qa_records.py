@@ -1,0 +1,66 @@
+"""Record types of QA generation: documents in, chunks, LLM requests and replies, pairs out.
+
+A chunk id (`<doc key>:<n>`) names a unit of LLM work everywhere: in the
+request, the completion, the checkpoint and the rejects record.
+"""
+
+from dataclasses import dataclass
+
+NEW_PAGE = "NEW PAGE"
+
+
+@dataclass(frozen=True)
+class PdfaDocument:
+    """One PDFA-layout sample: the text of each page (its lines joined by " \\n ", as the
+    original fed the LLM), the PDF bytes when present, and page PNGs when present."""
+
+    key: str
+    page_texts: tuple[str, ...]
+    pdf: bytes | None = None
+    page_images: tuple[bytes, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive pages of a document given to the LLM together."""
+
+    doc_key: str
+    index: int
+    pages: tuple[int, ...]
+    text: str  # the pages' texts joined by a "NEW PAGE" line
+    tokens: int
+    prompt_id: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.doc_key}:{self.index}"
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What a backend is asked: chat messages for the chunk `id`.
+
+    `chunk_text` is carried for backends that need no prompt (the offline one).
+    """
+
+    id: str
+    messages: tuple[dict, ...]
+    max_tokens: int
+    chunk_text: str = ""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A backend's answer to one request: `text`, or `error` (a reject reason code)."""
+
+    id: str
+    text: str | None
+    source: str  # which backend and model produced it, e.g. "openai:<model>", "offline-extractive"
+    error: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class QAPair:
+    question: str
+    answer: str

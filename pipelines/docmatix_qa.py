@@ -1,0 +1,416 @@
+"""PDFA-layout shards -> Docmatix-style document QA (offline, OpenAI-compatible, vLLM, Beam vLLM).
+
+    python -m pipelines.docmatix_qa --input 'TRANSCRIPTS/shards/*.tar' --output OUT
+        [--llm offline|openai|vllm|beam-vllm] [--model ID] [--base-url URL]
+        [--concurrency N] [--max-pages 4] [--seed S] [--filter docmatix|strict]
+        [--zero-shot-split N] [beam options]
+
+Writes OUT/data/train-*.parquet (and test-* with --zero-shot-split): `images`
++ `texts` as in HuggingFaceM4/Docmatix; OUT/pdf/train-*.parquet (pdf bytes +
+texts); OUT/shards/*.tar for the loader; OUT/checkpoint/ (finished chunks, so
+a rerun resumes); OUT/rejects-*.jsonl, OUT/manifest.json, OUT/report.md.
+"""
+
+import argparse
+import uuid
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+
+from corpusio.accounting import Reject
+from docmatix.checkpoint import completion_line, read_completion_line
+from docmatix.pdfa_reader import read_sample
+from docmatix.qa_assemble import PARSERS, AssembleOptions, assemble, select_document
+from docmatix.qa_records import Completion
+from docmatix.qa_rows import IMAGES_SCHEMA, PDF_SCHEMA, split_rank
+from pipelines.files import AtomicWriter, join
+from pipelines.job import cli_main, run_job
+from pipelines.options import add_shard_args, pipeline_options
+from pipelines.sources import ReadShards, check_patterns
+from pipelines.stage import Stage
+
+LLM_KINDS = ("offline", "openai", "vllm", "beam-vllm")
+CHECKPOINT_DIR = "checkpoint"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.docmatix_qa",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        help="PDFA-layout WebDataset tar pattern (local or gs://); repeatable",
+    )
+    parser.add_argument("--output", required=True, help="output folder (local or gs://)")
+    parser.add_argument(
+        "--llm",
+        choices=LLM_KINDS,
+        default="offline",
+        help="offline: no model, simple extractive QA (labelled as such)",
+    )
+    parser.add_argument("--model", default=None, help="model id (default: the backend's)")
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="tokenizer name or folder for token counts (default: --model)",
+    )
+    parser.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8000/v1",
+        help="OpenAI-compatible server for --llm openai",
+    )
+    parser.add_argument("--api-key", default="EMPTY")
+    parser.add_argument(
+        "--concurrency", type=int, default=64, help="requests in flight per worker (openai)"
+    )
+    parser.add_argument("--request-timeout", type=float, default=300.0, help="seconds")
+    parser.add_argument("--max-attempts", type=int, default=5, help="tries per request")
+    parser.add_argument("--max-new-tokens", type=int, default=2000)
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="chunks handed to the backend at once"
+    )
+    parser.add_argument("--max-pages", type=int, default=4, help="skip longer documents")
+    parser.add_argument("--max-tokens", type=int, default=5000, help="token limit per chunk")
+    parser.add_argument("--max-chunk-pages", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the prompt draw")
+    parser.add_argument(
+        "--filter",
+        choices=("docmatix", "strict"),
+        default="docmatix",
+        help="docmatix: the original's nine patterns; strict: plus our checks",
+    )
+    parser.add_argument(
+        "--parser",
+        choices=PARSERS,
+        default="robust",
+        help="faithful: the original's regex parse, for exact reproduction",
+    )
+    parser.add_argument(
+        "--zero-shot-split",
+        type=int,
+        default=0,
+        metavar="N",
+        help="put N documents in a test split (no document in both)",
+    )
+    add_shard_args(parser, default_prefix="docmatix")
+    return parser.parse_known_args(argv)
+
+
+DEFAULT_OPENAI_MODEL = "microsoft/Phi-3-small-8k-instruct"  # the model Docmatix used
+
+
+def backend_options(args) -> dict:
+    """Constructor options of the chosen backend (make_backend)."""
+    if args.llm == "openai":
+        options = dict(
+            base_url=args.base_url,
+            model=args.model or DEFAULT_OPENAI_MODEL,
+            api_key=args.api_key,
+            concurrency=args.concurrency,
+            timeout=args.request_timeout,
+            max_attempts=args.max_attempts,
+            temperature=args.temperature,
+        )
+    elif args.llm == "vllm":
+        options = dict(model=args.model, temperature=args.temperature)
+    else:
+        options = {}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+class GenerateBatch:
+    """A batch of requests through a backend made on first use in each worker process."""
+
+    def __init__(self, kind: str, options: dict):
+        self._kind = kind
+        self._options = options
+        self._backend = None
+
+    def __getstate__(self):
+        return {"_kind": self._kind, "_options": self._options, "_backend": None}
+
+    def __call__(self, batch):
+        if self._backend is None:
+            from docmatix.llm import make_backend
+
+            self._backend = make_backend(self._kind, **self._options)
+        for completion in self._backend.generate(batch):
+            yield _failed_to_reject(completion)
+
+
+def _failed_to_reject(completion: Completion):
+    """A failed request ends as a reject with the backend's reason code."""
+    if completion.error is None:
+        return completion
+    return Reject(completion.id, completion.error, completion.detail)
+
+
+class _WriteCheckpoint(beam.DoFn):
+    """Write each batch of finished completions as one checkpoint file, then pass them on."""
+
+    def __init__(self, directory: str):
+        self._directory = directory
+
+    def process(self, batch):
+        name = f"part-{uuid.uuid4().hex}.jsonl"
+        with AtomicWriter(join(self._directory, name)) as out:
+            out.write(("\n".join(completion_line(c) for c in batch) + "\n").encode())
+        yield from batch
+
+
+def _read_checkpoint_lines(readable):
+    for line in readable.read_utf8().splitlines():
+        completion = read_completion_line(line)
+        if completion is not None:
+            yield completion.id, completion
+
+
+def _resume_or_generate(item):
+    """(chunk id, {request, done}) -> ('done', completion) or ('todo', request).
+
+    Checkpoint lines of chunks this run does not have were filtered out before.
+    """
+    _, grouped = item
+    (request,) = grouped["request"]
+    done = list(grouped["done"])
+    return ("done", done[0]) if done else ("todo", request)
+
+
+def _beam_vllm_completions(requests, model: str, max_new_tokens: int):
+    """RunInference with Beam's vLLM chat handler (Dataflow GPU workers)."""
+    from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+    from apache_beam.ml.inference.vllm_inference import OpenAIChatMessage, VLLMChatModelHandler
+
+    handler = KeyedModelHandler(VLLMChatModelHandler(model_name=model))
+    return (
+        requests
+        | "ToChat"
+        >> beam.Map(
+            lambda r: (r.id, [OpenAIChatMessage(m["role"], m["content"]) for m in r.messages])
+        )
+        | "RunInference" >> RunInference(handler, inference_args={"max_tokens": max_new_tokens})
+        | "ToCompletion"
+        >> beam.MapTuple(
+            lambda chunk_id, result: Completion(
+                chunk_id, result.inference.choices[0].message.content, f"beam-vllm:{model}"
+            )
+        )
+    )
+
+
+def _clear_outputs(output: str) -> None:
+    """Remove rows of an earlier run (the checkpoint stays), so no stale shard survives."""
+    for pattern in ("data/*.parquet", "pdf/*.parquet", "shards/*"):
+        matched = FileSystems.match([join(output, pattern)])[0].metadata_list
+        if matched:
+            FileSystems.delete([m.path for m in matched])
+
+
+def run(argv=None, save_main_session=True) -> dict:
+    args, beam_args = parse_args(argv)
+    patterns = check_patterns(args.input)
+    options = AssembleOptions(
+        max_pages=args.max_pages,
+        max_tokens=args.max_tokens,
+        max_chunk_pages=args.max_chunk_pages,
+        seed=args.seed,
+        filter_mode=args.filter,
+        parser=args.parser,
+        tokenizer=args.tokenizer or args.model,
+        max_new_tokens=args.max_new_tokens,
+    )
+    checkpoint_dir = join(args.output, CHECKPOINT_DIR)
+    _clear_outputs(args.output)
+
+    def build(p):
+        samples, r_read = p | "ReadShards" >> ReadShards(patterns)
+        docs, r_docs = samples | "ReadDocuments" >> Stage(
+            "read_documents", read_sample, id_of=lambda s: s.get("__key__", "?")
+        )
+        selected, r_select = docs | "Select" >> Stage(
+            "select",
+            lambda d: select_document(d, options),
+            id_of=lambda d: d.key,
+            stats=lambda s: {"chunks": len(s.chunks), "pages": len(s.doc.page_texts)},
+        )
+        requests = selected | "Requests" >> beam.FlatMap(lambda s: s.requests(options))
+        done = (
+            p
+            | "CheckpointPattern" >> beam.Create([join(checkpoint_dir, "*.jsonl")])
+            | "MatchCheckpoint" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
+            | "OpenCheckpoint" >> fileio.ReadMatches()
+            | "ReadCheckpoint" >> beam.FlatMap(_read_checkpoint_lines)
+        )
+        routed = (
+            {"request": requests | "KeyRequests" >> beam.Map(lambda r: (r.id, r)), "done": done}
+            | "JoinCheckpoint" >> beam.CoGroupByKey()
+            | "OnlyThisRun" >> beam.Filter(lambda item: bool(list(item[1]["request"])))
+            | "Resume"
+            >> Stage(
+                "resume",
+                _resume_or_generate,
+                id_of=lambda item: item[0],
+                stats=lambda out: {out[0]: 1},
+            )
+        )
+        resumed, r_resume = routed
+        reused = (
+            resumed
+            | "Reused" >> beam.Filter(lambda t: t[0] == "done")
+            | "ReusedValues" >> beam.Values()
+        )
+        todo = (
+            resumed
+            | "Todo" >> beam.Filter(lambda t: t[0] == "todo")
+            | "TodoValues" >> beam.Values()
+        )
+        if args.llm == "beam-vllm":
+            generated = _beam_vllm_completions(todo, args.model, args.max_new_tokens)
+            completions, r_generate = generated | "Generate" >> Stage(
+                "generate", _failed_to_reject, id_of=lambda c: c.id
+            )
+        else:
+            completions, r_generate = (
+                todo
+                | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=args.batch_size)
+                | "Generate"
+                >> Stage(
+                    "generate",
+                    GenerateBatch(args.llm, backend_options(args)),
+                    fanout=True,
+                    id_of=lambda batch: batch[0].id if batch else "?",
+                )
+            )
+        fresh = (
+            completions
+            | "CheckpointBatches" >> beam.BatchElements(min_batch_size=1, max_batch_size=500)
+            | "WriteCheckpoint" >> beam.ParDo(_WriteCheckpoint(checkpoint_dir))
+        )
+        all_completions = (reused, fresh) | "AllCompletions" >> beam.Flatten()
+        joined = {
+            "selected": selected | "KeySelected" >> beam.Map(lambda s: (s.doc.key, s)),
+            "completions": all_completions
+            | "KeyCompletions" >> beam.Map(lambda c: (c.id.rsplit(":", 1)[0], c)),
+        } | "JoinDocuments" >> beam.CoGroupByKey()
+        rows, r_assemble = joined | "Assemble" >> Stage(
+            "assemble",
+            lambda item: assemble(
+                list(item[1]["selected"])[0], list(item[1]["completions"]), options
+            ),
+            id_of=lambda item: item[0],
+            stats=lambda a: a.stats,
+        )
+        r_shards = _write_rows(rows, args)
+        _ = (
+            (r_read, r_docs, r_select, r_resume, r_generate, r_assemble, r_shards)
+            | "AllRejects" >> beam.Flatten()
+            | "WriteRejects" >> _rejects_sink(args.output)
+        )
+
+    return run_job(
+        "docmatix_qa",
+        argv,
+        pipeline_options(beam_args, save_main_session),
+        build,
+        args.output,
+        links=[
+            ("read_shards", "read_documents"),
+            ("read_documents", "select"),
+            ("select/chunks", "resume"),
+            ("resume/todo", "generate"),
+            ("assemble", "shards"),
+        ],
+        outputs={
+            "data": join(args.output, "data"),
+            "pdf": join(args.output, "pdf"),
+            "shards": join(args.output, "shards"),
+            "checkpoint": checkpoint_dir,
+        },
+        extra={
+            "generator": "offline-extractive" if args.llm == "offline" else args.llm,
+            "model": backend_options(args).get("model"),
+            "filter": args.filter,
+            "parser": args.parser,
+        },
+    )
+
+
+def _rejects_sink(output):
+    from pipelines.sinks import WriteRejects
+
+    return WriteRejects(output)
+
+
+def _write_rows(rows, args):
+    """Parquet (images config, pdf config) split train/test by key rank, and shards.
+
+    Returns the shard sink's rejects.
+    """
+    from pipelines.sinks import WriteShards
+
+    test_keys = (
+        rows
+        | "Ranks" >> beam.Map(lambda a: (split_rank(a.doc.key), a.doc.key))
+        | "SmallestRanks" >> beam.combiners.Top.Smallest(max(args.zero_shot_split, 0))
+        | "TestKeys" >> beam.Map(lambda ranked: {key for _, key in ranked})
+    )
+    tagged = rows | "Split" >> beam.Map(
+        lambda a, test: ("test" if a.doc.key in test else "train", a),
+        test=beam.pvalue.AsSingleton(test_keys),
+    )
+    for split in ("train", "test") if args.zero_shot_split > 0 else ("train",):
+        part = (
+            tagged
+            | f"Only{split}" >> beam.Filter(lambda t, s=split: t[0] == s)
+            | (f"Values{split}" >> beam.Values())
+        )
+        _ = (
+            part
+            | f"ImagesRows{split}" >> beam.Map(lambda a: a.images_row())
+            | (
+                f"WriteImages{split}"
+                >> beam.io.WriteToParquet(
+                    join(args.output, "data", split),
+                    IMAGES_SCHEMA,
+                    file_name_suffix=".parquet",
+                    shard_name_template="-SSSSS-of-NNNNN",
+                )
+            )
+        )
+        _ = (
+            part
+            | f"PdfRows{split}" >> beam.FlatMap(lambda a: a.pdf_rows())
+            | (
+                f"WritePdf{split}"
+                >> beam.io.WriteToParquet(
+                    join(args.output, "pdf", split),
+                    PDF_SCHEMA,
+                    file_name_suffix=".parquet",
+                    shard_name_template="-SSSSS-of-NNNNN",
+                )
+            )
+        )
+    shard_rejects = (
+        rows
+        | "ToSamples" >> beam.Map(lambda a: a.sample())
+        | (
+            "WriteShards"
+            >> WriteShards(
+                join(args.output, "shards"),
+                args.shard_prefix,
+                args.shard_max_samples,
+                args.shard_max_bytes,
+            )
+        )
+    )
+    return shard_rejects
+
+
+if __name__ == "__main__":
+    cli_main(run)
