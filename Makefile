@@ -43,10 +43,12 @@ PDF_INPUTS := --input '$(DEMO)/corpus/pdf/**/*.pdf' --input '$(DEMO)/corpus/pdf/
 demo: install
 	$(PY) -m demo_corpus --output $(DEMO)/corpus --seed 0
 	$(PY) -m pipelines.pdf_transcribe --output $(DEMO)/transcripts --render-pages $(PDF_INPUTS)
+	$(PY) -m pipelines.docmatix_qa --llm offline --output $(DEMO)/docmatix \
+	  --input '$(DEMO)/transcripts/shards/*.tar'
 	$(PY) -m pipelines.pack_files --output $(DEMO)/packed_pdfs $(PDF_INPUTS)
 	@echo
 	@echo "demo corpus:     $(DEMO)/corpus (index: $(DEMO)/corpus/corpus.json)"
-	@for run in transcripts packed_pdfs; do \
+	@for run in transcripts docmatix packed_pdfs; do \
 	  echo "$$run:"; \
 	  echo "  outputs:       $(DEMO)/$$run/shards"; \
 	  echo "  manifest:      $(DEMO)/$$run/manifest.json"; \

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from benchmarks import pdf_transcribe, shards
+from benchmarks import llm_client, pdf_transcribe, qa_text, shards
 
-BENCHMARKS = (shards, pdf_transcribe)
+BENCHMARKS = (shards, qa_text, llm_client, pdf_transcribe)
 
 
 def main() -> None:
@@ -13,9 +13,11 @@ def main() -> None:
     width = max(len(r["benchmark"]) for r in rows)
     print(f"{'benchmark':<{width}}  {'items':>7}  {'ours/s':>10}  {'bare/s':>10}  ratio  bare")
     for r in rows:
+        bare = "-" if r["bare_per_s"] is None else r["bare_per_s"]
+        ratio = "-" if r["ratio_ours_to_bare"] is None else r["ratio_ours_to_bare"]
         print(
             f"{r['benchmark']:<{width}}  {r['items']:>7}  {r['ours_per_s']:>10}  "
-            f"{r['bare_per_s']:>10}  {r['ratio_ours_to_bare']:>5}  {r['bare']}"
+            f"{bare:>10}  {ratio:>5}  {r['bare']}"
         )
     out = Path("out/bench.json")
     out.parent.mkdir(parents=True, exist_ok=True)

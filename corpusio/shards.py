@@ -120,15 +120,31 @@ def split_member_name(name: str) -> tuple[str, str] | None:
     return key, ext
 
 
+class _CountingReader:
+    """A read-only stream that counts the bytes handed out."""
+
+    def __init__(self, fileobj):
+        self._fileobj = fileobj
+        self.count = 0
+
+    def read(self, size=-1):
+        data = self._fileobj.read(size)
+        self.count += len(data)
+        return data
+
+
 def iter_tar_samples(fileobj) -> Iterator[dict]:
     """Samples of a WebDataset tar read as a stream: {"__key__": key, ext: bytes, ...}.
 
     Consecutive members with the same key form one sample, as WebDataset reads
     them; members without an extension and non-file entries are skipped. A
-    truncated or corrupt tar raises tarfile.TarError after the samples before it.
+    truncated tar raises tarfile.ReadError after the complete samples before
+    it: Python's tarfile takes a cut at a header for the end of the archive,
+    so the end-of-archive block is checked here.
     """
+    reader = _CountingReader(fileobj)
     current: dict | None = None
-    with tarfile.open(fileobj=fileobj, mode="r|*") as tar:
+    with tarfile.open(fileobj=reader, mode="r|") as tar:
         for member in tar:
             parts = split_member_name(member.name) if member.isfile() else None
             if parts is None:
@@ -139,7 +155,13 @@ def iter_tar_samples(fileobj) -> Iterator[dict]:
                 current = None
             if current is None:
                 current = {"__key__": key}
-            current[ext] = tar.extractfile(member).read()
+            data = tar.extractfile(member).read()
+            if len(data) != member.size:
+                raise tarfile.ReadError(f"{member.name}: {len(data)} of {member.size} bytes")
+            current[ext] = data
+        end = tar.offset
+    if reader.count < end + TAR_BLOCK:
+        raise tarfile.ReadError(f"no end-of-archive block after byte {end}: truncated")
     if current is not None:
         yield current
 

@@ -168,3 +168,26 @@ def test_file_sample():
     assert json.loads(sample.members["json"])["source"] == "/x/Doc.PDF"
     assert member_ext("a/b.tar.gz") == "gz" and member_ext("noext") == "bin"
     assert member_ext("x.json") == "bin" and member_ext("x.../..") == "bin"
+
+
+def test_iter_tar_samples_groups_members_and_stops_at_a_torn_tail(tmp_path):
+    from corpusio.shards import iter_tar_samples
+
+    buffer = io.BytesIO()
+    write_tar(buffer, _samples(3, size=2000))
+    samples = list(iter_tar_samples(io.BytesIO(buffer.getvalue())))
+    assert [s["__key__"] for s in samples] == ["k0000", "k0001", "k0002"]
+    assert samples[1]["txt"] == _samples(3, size=2000)[1].members["txt"]
+    torn = io.BytesIO(buffer.getvalue()[:5000])
+    read = []
+    with pytest.raises(tarfile.TarError):
+        for sample in iter_tar_samples(torn):
+            read.append(sample["__key__"])
+    assert read == ["k0000"]
+
+
+def test_stat_links_compare_a_fan_out_with_the_next_stage():
+    stages = {"select": StageCounts(2, 2, 0, stats={"chunks": 5}), "resume": StageCounts(5, 5, 0)}
+    assert build_manifest("p", [], stages, links=[("select/chunks", "resume")])["balanced"]
+    stages["resume"] = StageCounts(4, 4, 0)
+    assert not build_manifest("p", [], stages, links=[("select/chunks", "resume")])["balanced"]
