@@ -45,10 +45,12 @@ demo: install
 	$(PY) -m pipelines.pdf_transcribe --output $(DEMO)/transcripts --render-pages $(PDF_INPUTS)
 	$(PY) -m pipelines.docmatix_qa --llm offline --output $(DEMO)/docmatix \
 	  --input '$(DEMO)/transcripts/shards/*.tar'
+	$(PY) -m pipelines.web_docs --images warc --output $(DEMO)/web \
+	  --input '$(DEMO)/corpus/web/warc/*.warc.gz' --input '$(DEMO)/corpus/web/warc/bad/*.warc.gz'
 	$(PY) -m pipelines.pack_files --output $(DEMO)/packed_pdfs $(PDF_INPUTS)
 	@echo
 	@echo "demo corpus:     $(DEMO)/corpus (index: $(DEMO)/corpus/corpus.json)"
-	@for run in transcripts docmatix packed_pdfs; do \
+	@for run in transcripts docmatix web packed_pdfs; do \
 	  echo "$$run:"; \
 	  echo "  outputs:       $(DEMO)/$$run/shards"; \
 	  echo "  manifest:      $(DEMO)/$$run/manifest.json"; \

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from benchmarks import llm_client, pdf_transcribe, qa_text, shards
+from benchmarks import llm_client, pdf_transcribe, qa_text, shards, web_extract
 
-BENCHMARKS = (shards, qa_text, llm_client, pdf_transcribe)
+BENCHMARKS = (shards, qa_text, llm_client, web_extract, pdf_transcribe)
 
 
 def main() -> None:

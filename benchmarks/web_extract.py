@@ -1,0 +1,76 @@
+"""HTML extraction: decode_html + extract_nodes against bare trafilatura.extract, same pages."""
+
+import csv
+import io
+from pathlib import Path
+
+import trafilatura
+from warcio.archiveiterator import ArchiveIterator
+
+from benchmarks.common import best_seconds, row
+from demo_corpus.web import build_warc
+from obelics_filter.config import load_config
+from obelics_filter.extract import extract_nodes
+from obelics_filter.filters import filter_document
+from obelics_filter.html_text import decode_html
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "web" / "html"
+
+
+def _demo_pages() -> list[tuple[str, bytes, dict]]:
+    """The demo WARC's HTML responses (built in memory, seed 0)."""
+    data, _ = build_warc(seed=0)
+    pages = []
+    for record in ArchiveIterator(io.BytesIO(data)):
+        if record.rec_type != "response" or record.http_headers is None:
+            continue
+        headers = {k.lower(): v for k, v in record.http_headers.headers}
+        if "html" in headers.get("content-type", ""):
+            url = record.rec_headers.get_header("WARC-Target-URI")
+            pages.append((url, record.content_stream().read(), headers))
+    return pages
+
+
+def _real_pages() -> list[tuple[str, bytes, dict]]:
+    """Saved real news pages, when ../shared/realdata is there."""
+    index = REALDATA / "INDEX.tsv"
+    if not index.exists():
+        return []
+    with open(index, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    root = REALDATA.parents[1]
+    return [(r["url"], (root / r["path"]).read_bytes(), {}) for r in rows]
+
+
+def _ours(pages) -> None:
+    for url, body, headers in pages:
+        extract_nodes(decode_html(body, headers), url)
+
+
+def _ours_filtered(pages, config) -> None:
+    for url, body, headers in pages:
+        filter_document(extract_nodes(decode_html(body, headers), url), None, config)
+
+
+def _bare(pages) -> None:
+    for url, body, _ in pages:
+        trafilatura.extract(body, url=url, include_images=True)
+
+
+def run() -> list[dict]:
+    pages = _demo_pages() + _real_pages()
+    ours = best_seconds(lambda: _ours(pages))
+    bare = best_seconds(lambda: _bare(pages))
+    config = load_config()
+    filtered = best_seconds(lambda: _ours_filtered(pages, config))
+    name = f"web_extract ({len(pages)} pages)"
+    return [
+        row(name, len(pages), ours, bare, "trafilatura.extract(include_images)"),
+        row(
+            f"{name} + all filters",
+            len(pages),
+            filtered,
+            bare,
+            "trafilatura.extract(include_images)",
+        ),
+    ]

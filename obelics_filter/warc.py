@@ -1,0 +1,125 @@
+"""Reading WARC (and ARC) files as a stream: HTML pages, image records, and what went wrong.
+
+Each `response` record is one unit: an HTML page (`WebPage`), an image
+(`ImageRecord`, for resolving images offline), or a reject (`not_html`,
+`truncated_record`). Other record types (warcinfo, request, metadata,
+revisit) carry no page and are only counted. warcio does not raise when a
+file is cut inside a record body: it hands back a short record, so the body
+is checked against its HTTP Content-Length. A file that breaks off entirely
+ends in one `corrupt_warc` reject for the rest.
+"""
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from corpusio.accounting import Reject
+from obelics_filter.records import WebPage
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    url: str
+    data: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """A record that holds no page (warcinfo, request, ...): counted, not a unit."""
+
+    record_type: str
+
+
+def _content_type(record) -> str:
+    value = record.http_headers.get_header("Content-Type") if record.http_headers else None
+    return (value or "").split(";")[0].strip().lower()
+
+
+def _declared_length(record) -> int | None:
+    headers = record.http_headers
+    if headers is None or headers.get_header("Transfer-Encoding"):
+        return None
+    value = headers.get_header("Content-Length")
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _read_all(stream, limit: int = MAX_BODY_BYTES) -> bytes:
+    """Read to the end (warcio's readers hand out a buffer at a time), at most `limit` bytes."""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(min(1 << 16, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _read_body(record) -> tuple[bytes, bool]:
+    """(decoded body, complete?): a plain body must have its declared Content-Length.
+
+    A chunked or compressed body is decoded by warcio; it counts as complete
+    when decoding does not fail.
+    """
+    headers = record.http_headers
+    encoded = headers is not None and (
+        headers.get_header("Transfer-Encoding") or headers.get_header("Content-Encoding")
+    )
+    if encoded:
+        try:
+            return _read_all(record.content_stream()), True
+        except (OSError, EOFError, zlib.error, ValueError):
+            return b"", False
+    body = _read_all(record.raw_stream)
+    declared = _declared_length(record)
+    return body, declared is None or len(body) >= declared
+
+
+def _headers(record) -> dict[str, str]:
+    if record.http_headers is None:
+        return {}
+    return {name.lower(): value for name, value in record.http_headers.headers}
+
+
+def read_records(stream, filename: str) -> Iterator:
+    """WebPage, ImageRecord, SkippedRecord or Reject for each record of one WARC/ARC file."""
+    iterator = ArchiveIterator(stream, arc2warc=True)
+    offset = 0
+    try:
+        for record in iterator:
+            url = record.rec_headers.get_header("WARC-Target-URI") or ""
+            if record.rec_type != "response":
+                yield SkippedRecord(record.rec_type)
+                continue
+            body, complete = _read_body(record)
+            # offsets are known only once the record has been read to its end
+            iterator.read_to_end(record)
+            offset = iterator.get_record_offset()
+            where = f"{filename}@{offset}"
+            if not complete:
+                yield Reject(where, "truncated_record", f"{url}: body shorter than Content-Length")
+                continue
+            kind = _content_type(record)
+            if kind.startswith("image/"):
+                yield ImageRecord(url, body, kind)
+            elif kind in HTML_TYPES or (not kind and body.lstrip()[:1] == b"<"):
+                yield WebPage(
+                    url=url,
+                    html=body,
+                    http_headers=_headers(record),
+                    warc_filename=filename,
+                    warc_record_offset=offset,
+                    warc_record_length=iterator.get_record_length() or 0,
+                    warc_date=record.rec_headers.get_header("WARC-Date") or "",
+                )
+            else:
+                yield Reject(where, "not_html", f"{url}: {kind or 'no content type'}")
+    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError) as exc:
+        yield Reject(f"{filename}@{offset}", "corrupt_warc", f"{type(exc).__name__}: {exc}"[:500])
