@@ -47,10 +47,18 @@ demo: install
 	  --input '$(DEMO)/transcripts/shards/*.tar'
 	$(PY) -m pipelines.web_docs --images warc --output $(DEMO)/web \
 	  --input '$(DEMO)/corpus/web/warc/*.warc.gz' --input '$(DEMO)/corpus/web/warc/bad/*.warc.gz'
+	for subset in cord_v2 lnqa sharegpt4o iiw400 geo170k; do \
+	  $(PY) -m pipelines.cauldron_subset --subset $$subset --output $(DEMO)/cauldron \
+	    --input $(DEMO)/corpus/cauldron/$$subset \
+	    --decontaminate-against $(DEMO)/corpus/cauldron/benchmark_images || exit 1; \
+	done
+	$(PY) -m pipelines.cauldron_subset --subset docmatix --output $(DEMO)/cauldron \
+	  --input $(DEMO)/docmatix/data --decontaminate-against $(DEMO)/corpus/cauldron/benchmark_images
+	$(PY) -m cauldron.validate $(DEMO)/cauldron
 	$(PY) -m pipelines.pack_files --output $(DEMO)/packed_pdfs $(PDF_INPUTS)
 	@echo
 	@echo "demo corpus:     $(DEMO)/corpus (index: $(DEMO)/corpus/corpus.json)"
-	@for run in transcripts docmatix web packed_pdfs; do \
+	@for run in transcripts docmatix web cauldron/cord_v2 packed_pdfs; do \
 	  echo "$$run:"; \
 	  echo "  outputs:       $(DEMO)/$$run/shards"; \
 	  echo "  manifest:      $(DEMO)/$$run/manifest.json"; \

@@ -3,9 +3,16 @@
 import json
 from pathlib import Path
 
-from benchmarks import llm_client, pdf_transcribe, qa_text, shards, web_extract
+from benchmarks import (
+    decontaminate,
+    llm_client,
+    pdf_transcribe,
+    qa_text,
+    shards,
+    web_extract,
+)
 
-BENCHMARKS = (shards, qa_text, llm_client, web_extract, pdf_transcribe)
+BENCHMARKS = (shards, decontaminate, qa_text, llm_client, web_extract, pdf_transcribe)
 
 
 def main() -> None:
