@@ -25,7 +25,7 @@ from corpusio.shards import Sample
 from pipelines.files import join, write_bytes
 from pipelines.job import cli_main, run_job
 from pipelines.options import add_shard_args, pipeline_options
-from pipelines.sinks import WriteRejects, WriteShards
+from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
 from pipelines.stage import Stage
 
 
@@ -224,13 +224,7 @@ def run(argv=None, save_main_session=True) -> dict:
         _ = (
             rows
             | "Rows" >> beam.Values()
-            | "WriteParquet"
-            >> beam.io.WriteToParquet(
-                join(out, "train"),
-                SCHEMA,
-                file_name_suffix=".parquet",
-                shard_name_template="-SSSSS-of-NNNNN",
-            )
+            | "WriteParquet" >> WriteParquet(join(out, "train"), SCHEMA)
         )
         rejects.append(
             rows

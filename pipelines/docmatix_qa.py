@@ -11,7 +11,6 @@ texts); OUT/shards/*.tar for the loader; OUT/checkpoint/ (finished chunks, so
 a rerun resumes); OUT/rejects-*.jsonl, OUT/manifest.json, OUT/report.md.
 """
 
-import argparse
 import uuid
 
 import apache_beam as beam
@@ -26,7 +25,8 @@ from docmatix.qa_records import Completion
 from docmatix.qa_rows import IMAGES_SCHEMA, PDF_SCHEMA, split_rank
 from pipelines.files import AtomicWriter, join
 from pipelines.job import cli_main, run_job
-from pipelines.options import add_shard_args, pipeline_options
+from pipelines.options import pipeline_options, pipeline_parser
+from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
 from pipelines.sources import ReadShards, check_patterns
 from pipelines.stage import Stage
 
@@ -35,18 +35,9 @@ CHECKPOINT_DIR = "checkpoint"
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.docmatix_qa",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = pipeline_parser(
+        "pipelines.docmatix_qa", __doc__, "PDFA-layout WebDataset tar", "docmatix"
     )
-    parser.add_argument(
-        "--input",
-        action="append",
-        required=True,
-        help="PDFA-layout WebDataset tar pattern (local or gs://); repeatable",
-    )
-    parser.add_argument("--output", required=True, help="output folder (local or gs://)")
     parser.add_argument(
         "--llm",
         choices=LLM_KINDS,
@@ -98,7 +89,6 @@ def parse_args(argv):
         metavar="N",
         help="put N documents in a test split (no document in both)",
     )
-    add_shard_args(parser, default_prefix="docmatix")
     return parser.parse_known_args(argv)
 
 
@@ -310,7 +300,7 @@ def run(argv=None, save_main_session=True) -> dict:
         _ = (
             (r_read, r_docs, r_select, r_resume, r_generate, r_assemble, r_shards)
             | "AllRejects" >> beam.Flatten()
-            | "WriteRejects" >> _rejects_sink(args.output)
+            | "WriteRejects" >> WriteRejects(args.output)
         )
 
     return run_job(
@@ -341,19 +331,11 @@ def run(argv=None, save_main_session=True) -> dict:
     )
 
 
-def _rejects_sink(output):
-    from pipelines.sinks import WriteRejects
-
-    return WriteRejects(output)
-
-
 def _write_rows(rows, args):
     """Parquet (images config, pdf config) split train/test by key rank, and shards.
 
     Returns the shard sink's rejects.
     """
-    from pipelines.sinks import WriteShards
-
     test_keys = (
         rows
         | "Ranks" >> beam.Map(lambda a: (split_rank(a.doc.key), a.doc.key))
@@ -375,26 +357,13 @@ def _write_rows(rows, args):
             | f"ImagesRows{split}" >> beam.Map(lambda a: a.images_row())
             | (
                 f"WriteImages{split}"
-                >> beam.io.WriteToParquet(
-                    join(args.output, "data", split),
-                    IMAGES_SCHEMA,
-                    file_name_suffix=".parquet",
-                    shard_name_template="-SSSSS-of-NNNNN",
-                )
+                >> WriteParquet(join(args.output, "data", split), IMAGES_SCHEMA)
             )
         )
         _ = (
             part
             | f"PdfRows{split}" >> beam.FlatMap(lambda a: a.pdf_rows())
-            | (
-                f"WritePdf{split}"
-                >> beam.io.WriteToParquet(
-                    join(args.output, "pdf", split),
-                    PDF_SCHEMA,
-                    file_name_suffix=".parquet",
-                    shard_name_template="-SSSSS-of-NNNNN",
-                )
-            )
+            | (f"WritePdf{split}" >> WriteParquet(join(args.output, "pdf", split), PDF_SCHEMA))
         )
     shard_rejects = (
         rows

@@ -60,14 +60,12 @@ def pipeline_options(beam_args: list[str], save_main_session: bool = True) -> Pi
     return options
 
 
-def file_pipeline_parser(module: str, doc: str, input_help: str, shard_prefix: str):
-    """An argument parser with the flags every file-to-shards pipeline shares.
+def pipeline_parser(module: str, doc: str, input_help: str, shard_prefix: str):
+    """An argument parser with the flags every pipeline shares.
 
-    --input (repeatable pattern), --output, --max-file-bytes and the shard
-    flags; the pipeline adds its own, and unknown flags go to Beam.
+    --input (repeatable pattern), --output and the shard flags; the pipeline
+    adds its own, and flags it does not know go to Beam.
     """
-    from pipelines.sources import DEFAULT_MAX_FILE_BYTES
-
     parser = argparse.ArgumentParser(
         prog=f"python -m {module}",
         description=doc,
@@ -80,13 +78,21 @@ def file_pipeline_parser(module: str, doc: str, input_help: str, shard_prefix: s
         help=f"{input_help} pattern (local or gs://); repeat for several",
     )
     parser.add_argument("--output", required=True, help="output folder (local or gs://)")
+    add_shard_args(parser, shard_prefix)
+    return parser
+
+
+def file_pipeline_parser(module: str, doc: str, input_help: str, shard_prefix: str):
+    """pipeline_parser plus --max-file-bytes, for pipelines that read whole input files."""
+    from pipelines.sources import DEFAULT_MAX_FILE_BYTES
+
+    parser = pipeline_parser(module, doc, input_help, shard_prefix)
     parser.add_argument(
         "--max-file-bytes",
         type=int,
         default=DEFAULT_MAX_FILE_BYTES,
         help="larger input files are rejected",
     )
-    add_shard_args(parser, shard_prefix)
     return parser
 
 

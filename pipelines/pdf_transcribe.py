@@ -17,7 +17,7 @@ from docmatix.transcribe import OCR_MODES, TranscribeOptions, transcribe
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
 from pipelines.options import file_pipeline_parser, pipeline_options
-from pipelines.sinks import WriteRejects, WriteShards
+from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
 from pipelines.sources import ReadFiles, check_patterns
 from pipelines.stage import Stage
 
@@ -92,8 +92,7 @@ def run(argv=None, save_main_session=True) -> dict:
         _ = (
             transcripts
             | "PageRows" >> beam.FlatMap(lambda t: t.page_rows())
-            | "WritePages"
-            >> beam.io.WriteToParquet(pages_prefix, PAGE_SCHEMA, file_name_suffix=".parquet")
+            | "WritePages" >> WriteParquet(pages_prefix, PAGE_SCHEMA)
         )
         _ = (
             (read_rejects, transcribe_rejects, shard_rejects)

@@ -204,3 +204,20 @@ class WriteRejects(beam.PTransform):
                 shard_name_template="-SSSSS-of-NNNNN",
             )
         )
+
+
+class WriteParquet(beam.PTransform):
+    """Rows as Parquet files named the hub's way: `<prefix>-NNNNN-of-NNNNN.parquet`."""
+
+    def __init__(self, prefix: str, schema):
+        super().__init__()
+        self._prefix = prefix
+        self._schema = schema
+
+    def expand(self, rows):
+        return rows | "WriteParquet" >> beam.io.WriteToParquet(
+            self._prefix,
+            self._schema,
+            file_name_suffix=".parquet",
+            shard_name_template="-SSSSS-of-NNNNN",
+        )

@@ -9,7 +9,6 @@ documents the filters dropped, with the reason), OUT/rejects-*.jsonl,
 OUT/manifest.json and OUT/report.md.
 """
 
-import argparse
 import json
 
 import apache_beam as beam
@@ -38,8 +37,8 @@ from obelics_filter.schema import SCHEMA, obelics_row
 from obelics_filter.warc import ImageRecord, SkippedRecord, read_records
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
-from pipelines.options import add_shard_args, pipeline_options
-from pipelines.sinks import WriteRejects, WriteShards
+from pipelines.options import pipeline_options, pipeline_parser
+from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
 from pipelines.sources import check_patterns
 from pipelines.stage import Stage
 
@@ -47,18 +46,9 @@ IMAGE_MODES = ("warc", "http", "none")
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.web_docs",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = pipeline_parser(
+        "pipelines.web_docs", __doc__, "WARC/ARC file (gzipped or not)", "obelics"
     )
-    parser.add_argument(
-        "--input",
-        action="append",
-        required=True,
-        help="WARC/ARC file pattern, gzipped or not (local or gs://); repeatable",
-    )
-    parser.add_argument("--output", required=True, help="output folder (local or gs://)")
     parser.add_argument(
         "--images",
         choices=IMAGE_MODES,
@@ -77,7 +67,6 @@ def parse_args(argv):
         action="store_true",
         help="let --images http fetch from 127.0.0.1 (tests only)",
     )
-    add_shard_args(parser, default_prefix="obelics")
     return parser.parse_known_args(argv)
 
 
@@ -330,13 +319,7 @@ def run(argv=None, save_main_session=True) -> dict:
         _ = (
             final
             | "Rows" >> beam.Map(obelics_row)
-            | "WriteRows"
-            >> beam.io.WriteToParquet(
-                join(args.output, "data", "obelics"),
-                SCHEMA,
-                file_name_suffix=".parquet",
-                shard_name_template="-SSSSS-of-NNNNN",
-            )
+            | "WriteRows" >> WriteParquet(join(args.output, "data", "obelics"), SCHEMA)
         )
         r_shards = (
             final

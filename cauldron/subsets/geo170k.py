@@ -7,9 +7,8 @@ Records about the same figure, from either file, become one multi-turn row.
 from collections.abc import Iterator
 from pathlib import Path
 
-from cauldron.schema import cauldron_row
 from cauldron.subsets import llava
-from cauldron.subsets.base import Reject, SourceItem, checked_images
+from cauldron.subsets.base import Reject, SourceItem
 from cauldron.subsets.files import ImageStore, read_records
 
 NAME = "geo170k"
@@ -53,11 +52,4 @@ def read_source(
 
 
 def convert(item: SourceItem, seed: int) -> dict | Reject:
-    kept = checked_images(item)
-    if isinstance(kept, Reject):
-        return kept
-    try:
-        pairs = llava.turns(item.records)
-    except ValueError as exc:
-        return Reject(item.key, "bad_conversation", str(exc))
-    return cauldron_row(kept, pairs, NAME)
+    return llava.convert(item, NAME)

@@ -6,7 +6,8 @@ so several conversations about one image become one multi-turn row.
 
 from collections.abc import Iterable, Iterator
 
-from cauldron.subsets.base import SourceItem
+from cauldron.schema import cauldron_row
+from cauldron.subsets.base import Reject, SourceItem, checked_images
 from cauldron.subsets.files import ImageStore
 
 _MARKER = "<image>"
@@ -46,3 +47,15 @@ def turns(records: Iterable[dict]) -> list[tuple[str, str]]:
             raise ValueError("empty message")
         pairs.extend(zip(values[0::2], values[1::2], strict=True))
     return pairs
+
+
+def convert(item: SourceItem, subset: str) -> dict | Reject:
+    """A LLaVA-style item as a row: its checked images and its human/gpt turns."""
+    kept = checked_images(item)
+    if isinstance(kept, Reject):
+        return kept
+    try:
+        pairs = turns(item.records)
+    except ValueError as exc:
+        return Reject(item.key, "bad_conversation", str(exc))
+    return cauldron_row(kept, pairs, subset)

@@ -4,9 +4,8 @@ LLaVA conversations; human -> user without the `<image>` marker, gpt -> assistan
 from collections.abc import Iterator
 from pathlib import Path
 
-from cauldron.schema import cauldron_row
 from cauldron.subsets import llava
-from cauldron.subsets.base import Reject, SourceItem, checked_images
+from cauldron.subsets.base import Reject, SourceItem
 from cauldron.subsets.files import ImageStore, read_records
 
 NAME = "sharegpt4o"
@@ -26,11 +25,4 @@ def read_source(path: Path, images: Path | None = None) -> Iterator[SourceItem]:
 
 
 def convert(item: SourceItem, seed: int) -> dict | Reject:
-    kept = checked_images(item)
-    if isinstance(kept, Reject):
-        return kept
-    try:
-        pairs = llava.turns(item.records)
-    except ValueError as exc:
-        return Reject(item.key, "bad_conversation", str(exc))
-    return cauldron_row(kept, pairs, NAME)
+    return llava.convert(item, NAME)
