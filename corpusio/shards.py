@@ -93,11 +93,16 @@ def plan_parts(sizes: list[int], max_samples: int, max_bytes: int) -> list[range
     return parts
 
 
-def write_tar(fileobj, samples: Iterable[Sample]) -> int:
-    """Write samples to `fileobj` as a tar with fixed metadata; return the sample count."""
-    count = 0
+def write_tar(fileobj, samples: Iterable[Sample]) -> list[dict]:
+    """Write samples to `fileobj` as a tar with fixed metadata; return their index entries.
+
+    An entry is {"key", "members": {ext: [offset, size]}} with the byte offset
+    of each member's data in the tar, so a reader can seek straight to it.
+    """
+    index = []
     with tarfile.open(fileobj=fileobj, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for sample in samples:
+            members = {}
             for ext in sorted(sample.members):
                 data = sample.members[ext]
                 info = tarfile.TarInfo(f"{sample.key}.{ext}")
@@ -107,8 +112,28 @@ def write_tar(fileobj, samples: Iterable[Sample]) -> int:
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 tar.addfile(info, io.BytesIO(data))
-            count += 1
-    return count
+                padded = -(-len(data) // TAR_BLOCK) * TAR_BLOCK
+                members[ext] = [tar.offset - padded, len(data)]
+            index.append({"key": sample.key, "members": members})
+    return index
+
+
+def index_name(shard: str) -> str:
+    return f"{shard}.index.json"
+
+
+def dumps_index(shard: str, entries: list[dict]) -> bytes:
+    return (json.dumps({"shard": shard, "samples": entries}, sort_keys=True) + "\n").encode()
+
+
+def read_member(fileobj, entry: dict, ext: str) -> bytes:
+    """One member's bytes, read by seeking to the offset its index entry gives."""
+    offset, size = entry["members"][ext]
+    fileobj.seek(offset)
+    data = fileobj.read(size)
+    if len(data) != size:
+        raise tarfile.ReadError(f"{entry['key']}.{ext}: {len(data)} of {size} bytes at {offset}")
+    return data
 
 
 def split_member_name(name: str) -> tuple[str, str] | None:
@@ -180,7 +205,13 @@ def build_info(name: str, shards: Iterable[ShardInfo], split: str = "train") -> 
             }
         },
         "shards": [
-            {"name": s.name, "num_samples": s.num_samples, "bytes": s.bytes} for s in shards
+            {
+                "name": s.name,
+                "num_samples": s.num_samples,
+                "bytes": s.bytes,
+                "index": index_name(s.name),
+            }
+            for s in shards
         ],
         "total_bytes": sum(s.bytes for s in shards),
     }
@@ -226,9 +257,10 @@ def write_shards(
         plan_parts([s.tar_bytes for s in ordered], max_samples, max_bytes)
     ):
         buffer = io.BytesIO()
-        count = write_tar(buffer, (ordered[i] for i in part))
+        entries = write_tar(buffer, (ordered[i] for i in part))
         shard = shard_name(prefix, index)
         atomic_write_bytes(out_dir / shard, buffer.getvalue())
-        infos.append(ShardInfo(shard, count, len(buffer.getvalue())))
+        atomic_write_bytes(out_dir / index_name(shard), dumps_index(shard, entries))
+        infos.append(ShardInfo(shard, len(entries), len(buffer.getvalue())))
     atomic_write_bytes(out_dir / INFO_NAME, dumps_info(build_info(name or prefix, infos)))
     return infos

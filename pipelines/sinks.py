@@ -31,7 +31,9 @@ from corpusio.shards import (
     Sample,
     ShardInfo,
     build_info,
+    dumps_index,
     dumps_info,
+    index_name,
     plan_parts,
     shard_name,
     write_tar,
@@ -117,7 +119,9 @@ class _WriteBucket(beam.DoFn):
         for number, part in enumerate(parts, start=offsets[bucket]):
             name = shard_name(self._prefix, number)
             with AtomicWriter(join(self._output_dir, name)) as out:
-                count = write_tar(out, (entries[kept[i][3]][3] for i in part))
+                index = write_tar(out, (entries[kept[i][3]][3] for i in part))
+            write_bytes(join(self._output_dir, index_name(name)), dumps_index(name, index))
+            count = len(index)
             self._out.inc(count)
             self._shards.inc()
             self._bytes.inc(out.bytes_written)

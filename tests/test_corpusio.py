@@ -191,3 +191,19 @@ def test_stat_links_compare_a_fan_out_with_the_next_stage():
     assert build_manifest("p", [], stages, links=[("select/chunks", "resume")])["balanced"]
     stages["resume"] = StageCounts(4, 4, 0)
     assert not build_manifest("p", [], stages, links=[("select/chunks", "resume")])["balanced"]
+
+
+def test_shard_index_gives_byte_offsets_for_random_access(tmp_path):
+    from corpusio.shards import index_name, read_member
+
+    samples = _samples(7, size=1500)
+    (info,) = write_shards(tmp_path, samples, prefix="ix")
+    index = json.loads((tmp_path / index_name(info.name)).read_text())
+    assert index["shard"] == info.name and len(index["samples"]) == 7
+    by_key = {s.key: s for s in samples}
+    with open(tmp_path / info.name, "rb") as f:
+        for entry in reversed(index["samples"]):
+            for ext in ("txt", "json"):
+                assert read_member(f, entry, ext) == by_key[entry["key"]].members[ext]
+    listed = json.loads((tmp_path / "_info.json").read_text())["shards"][0]
+    assert listed["index"] == index_name(info.name)

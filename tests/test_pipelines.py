@@ -156,6 +156,8 @@ def test_shard_sink_matches_the_plain_writer_and_rejects_duplicate_keys(tmp_path
     plain = tmp_path / "plain"
     write_shards(plain, samples, prefix="t", max_samples=100, max_bytes=10**9)
     assert (out / "shards" / "t-000000.tar").read_bytes() == (plain / "t-000000.tar").read_bytes()
+    index = "t-000000.tar.index.json"
+    assert (out / "shards" / index).read_bytes() == (plain / index).read_bytes()
     rejects = [
         json.loads(x) for f in out.glob("rejects-*.jsonl") for x in f.read_text().split("\n") if x
     ]
