@@ -6,13 +6,22 @@ from pathlib import Path
 from benchmarks import (
     decontaminate,
     llm_client,
+    loader_tiles,
     pdf_transcribe,
     qa_text,
     shards,
     web_extract,
 )
 
-BENCHMARKS = (shards, decontaminate, qa_text, llm_client, web_extract, pdf_transcribe)
+BENCHMARKS = (
+    shards,
+    decontaminate,
+    qa_text,
+    llm_client,
+    web_extract,
+    loader_tiles,
+    pdf_transcribe,
+)
 
 
 def main() -> None:
