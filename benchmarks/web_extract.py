@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import trafilatura
@@ -14,7 +15,8 @@ from obelics_filter.extract import extract_nodes
 from obelics_filter.filters import filter_document
 from obelics_filter.html_text import decode_html
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "web" / "html"
+# More pages: a folder of saved HTML pages with an INDEX.tsv (columns path, url)
+EXTRA_PAGES = os.environ.get("BENCH_HTML_DIR")
 
 
 def _demo_pages() -> list[tuple[str, bytes, dict]]:
@@ -32,13 +34,17 @@ def _demo_pages() -> list[tuple[str, bytes, dict]]:
 
 
 def _real_pages() -> list[tuple[str, bytes, dict]]:
-    """Saved real news pages, when ../shared/realdata is there."""
-    index = REALDATA / "INDEX.tsv"
+    """Saved real pages from BENCH_HTML_DIR (paths in its INDEX.tsv are relative to its parent's
+    parent, as in the layout the project's tests use), when it is set."""
+    if not EXTRA_PAGES:
+        return []
+    folder = Path(EXTRA_PAGES)
+    index = folder / "INDEX.tsv"
     if not index.exists():
         return []
     with open(index, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
-    root = REALDATA.parents[1]
+    root = folder.parents[1]
     return [(r["url"], (root / r["path"]).read_bytes(), {}) for r in rows]
 
 
