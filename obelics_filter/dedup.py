@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from obelics_filter.records import ImageNode, TextNode, WebDocument
+from obelics_filter.records import ImageNode, TextNode, WebDocument, WebPage
 
 SHINGLE_WORDS = 5
 NUM_BANDS = 14
@@ -36,9 +36,8 @@ def url_key(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), host, parts.path or "/", parts.query, ""))
 
 
-def newest_first(doc: WebDocument) -> tuple:
+def newest_first(page: WebPage) -> tuple:
     """Sort key that puts the newest capture first, ties broken by WARC position."""
-    page = doc.page
     return (_negated(page.warc_date), page.warc_filename, page.warc_record_offset)
 
 

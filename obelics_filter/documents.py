@@ -33,7 +33,7 @@ def opted_out(page: WebPage) -> bool:
 
 def keep_newest(pages: list) -> list:
     """The newest capture first, then the others (to reject as duplicates)."""
-    return sorted(pages, key=lambda p: newest_first(WebDocument(p, [])))
+    return sorted(pages, key=newest_first)
 
 
 def image_urls(doc: WebDocument) -> list[str]:

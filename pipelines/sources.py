@@ -99,6 +99,24 @@ def read_tar_samples(path: str):
         yield Reject(f"{path}@{count}", "corrupt_tar", f"after {count} samples: {exc}")
 
 
+class MatchPaths(beam.PTransform):
+    """The distinct paths that file patterns match, spread over workers for reading."""
+
+    def __init__(self, patterns: list[str]):
+        super().__init__()
+        self._patterns = list(patterns)
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Patterns" >> beam.Create(self._patterns)
+            | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
+            | "Paths" >> beam.Map(lambda m: m.path)
+            | "DedupPaths" >> beam.Distinct()
+            | "Spread" >> beam.Reshuffle()
+        )
+
+
 class ReadShards(beam.PTransform):
     """Match WebDataset tar patterns and read their samples (dicts, as webdataset gives them).
 
@@ -110,14 +128,7 @@ class ReadShards(beam.PTransform):
         self._patterns = list(patterns)
 
     def expand(self, pbegin):
-        tars = (
-            pbegin
-            | "Patterns" >> beam.Create(self._patterns)
-            | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
-            | "Paths" >> beam.Map(lambda m: m.path)
-            | "DedupPaths" >> beam.Distinct()
-            | "Spread" >> beam.Reshuffle()
-        )
+        tars = pbegin | "MatchTars" >> MatchPaths(self._patterns)
         return tars | "ReadTars" >> Stage(
             "read_shards", read_tar_samples, fanout=True, id_of=lambda path: path
         )

@@ -12,7 +12,6 @@ OUT/manifest.json and OUT/report.md.
 import json
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 
 from corpusio.accounting import Reject
@@ -39,7 +38,7 @@ from pipelines.files import join
 from pipelines.job import cli_main, run_job
 from pipelines.options import pipeline_options, pipeline_parser
 from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
-from pipelines.sources import check_patterns
+from pipelines.sources import MatchPaths, check_patterns
 from pipelines.stage import Stage
 
 IMAGE_MODES = ("warc", "http", "none")
@@ -197,7 +196,7 @@ def _judged(docs, stage: str, judge):
 def _keep_first_by(item):
     """(key, docs) -> the newest document, and a reject for every other one."""
     _, docs = item
-    first, *others = sorted(docs, key=newest_first)
+    first, *others = sorted(docs, key=lambda d: newest_first(d.page))
     yield first
     for doc in others:
         yield Reject(doc.page.url, "duplicate_image_set", f"same images as {first.page.url}")
@@ -210,7 +209,8 @@ def _near_duplicates(docs):
         | "Bands"
         >> beam.FlatMap(
             lambda d: [
-                (band, (newest_first(d), d.page.url)) for band in minhash_bands(document_text(d))
+                (band, (newest_first(d.page), d.page.url))
+                for band in minhash_bands(document_text(d))
             ]
         )
         | "GroupBands" >> beam.GroupByKey()
@@ -253,11 +253,7 @@ def run(argv=None, save_main_session=True) -> dict:
     def build(p):
         records, r_read = (
             p
-            | "Patterns" >> beam.Create(patterns)
-            | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
-            | "Paths" >> beam.Map(lambda m: m.path)
-            | "DedupPaths" >> beam.Distinct()
-            | "Spread" >> beam.Reshuffle()
+            | "MatchWarcs" >> MatchPaths(patterns)
             | "ReadWarc"
             >> Stage("read_warc", read_warc, fanout=True, id_of=str, stats=_record_stats)
         )
