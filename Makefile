@@ -9,7 +9,7 @@ DEMO := out/demo
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd libmagic1
 export OMP_THREAD_LIMIT ?= 1
 
-.PHONY: install system-deps demo test bench lint lock clean
+.PHONY: install system-deps browser demo test bench lint lock clean
 
 install: $(STAMP)
 
@@ -62,10 +62,23 @@ demo: install
 	  echo "$$run:"; \
 	  echo "  outputs:       $(DEMO)/$$run/shards"; \
 	  echo "  manifest:      $(DEMO)/$$run/manifest.json"; \
-	  echo "  report:        $(DEMO)/$$run/report.md"; \
+	  echo "  report:        $(DEMO)/$$run/report.html"; \
 	done
+	@echo
+	@echo "report: $(DEMO)/transcripts/report.html"
 
-test: install
+# The run-report tests open report.html in headless Chromium (Debian's package).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq chromium; \
+	  else \
+	    echo "Chromium is missing and this is not root: sudo apt-get install -y chromium"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test: install browser
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 bench: install

@@ -103,6 +103,19 @@ def _ours_text_loop(paths: list[Path], out: Path) -> None:
         (out / f"{path.stem}.json").write_text(json.dumps(transcript.document()))
 
 
+def _ours_render_loop(paths: list[Path]) -> None:
+    options = TranscribeOptions(ocr="never", render_pages=True)
+    for path in paths:
+        transcribe(str(path), path.read_bytes(), options).sample()
+
+
+def _bare_render_loop(paths: list[Path]) -> None:
+    """What --render-pages adds, done bare: each page at 150 dpi as a PNG."""
+    for path in paths:
+        for page in pymupdf.open(path):
+            page.get_pixmap(dpi=150).tobytes("png")
+
+
 def _pipeline(paths_glob: str, out: Path, *extra: str) -> float:
     start = time.perf_counter()
     pdf_transcribe.run(["--input", paths_glob, "--output", str(out), *extra])
@@ -158,6 +171,20 @@ def run() -> list[dict]:
                 ours,
                 words_only,
                 "PyMuPDF get_text('words') only",
+            )
+        )
+
+        few_rendered = few[: max(1, len(few) // 3)]
+        pages_rendered = _page_count(few_rendered)
+        ours = best_seconds(lambda: _ours_render_loop(few_rendered), repeat=1)
+        bare = best_seconds(lambda: _bare_render_loop(few_rendered), repeat=1)
+        rows.append(
+            row(
+                "text layer + page PNGs (--render-pages), 1 process",
+                pages_rendered,
+                ours,
+                bare,
+                "PyMuPDF 150 dpi pixmap -> PNG only",
             )
         )
 

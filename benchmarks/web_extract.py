@@ -14,6 +14,7 @@ from obelics_filter.config import load_config
 from obelics_filter.extract import extract_nodes
 from obelics_filter.filters import filter_document
 from obelics_filter.html_text import decode_html
+from obelics_filter.warc import read_records
 
 # More pages: a folder of saved HTML pages with an INDEX.tsv (columns path, url)
 EXTRA_PAGES = os.environ.get("BENCH_HTML_DIR")
@@ -63,14 +64,40 @@ def _bare(pages) -> None:
         trafilatura.extract(body, url=url, include_images=True)
 
 
+def _warc_copies(copies: int = 100) -> bytes:
+    """The demo WARC repeated: a gzip member per record, so concatenation is a valid WARC."""
+    data, _ = build_warc(seed=0)
+    return data * copies
+
+
+def _read_ours(data: bytes) -> int:
+    return sum(1 for _ in read_records(io.BytesIO(data), "bench.warc.gz"))
+
+
+def _read_bare(data: bytes) -> int:
+    count = 0
+    for record in ArchiveIterator(io.BytesIO(data)):
+        record.content_stream().read()
+        count += 1
+    return count
+
+
 def run() -> list[dict]:
+    warc = _warc_copies()
+    records = _read_bare(warc)
+    read_ours = best_seconds(lambda: _read_ours(warc))
+    read_bare = best_seconds(lambda: _read_bare(warc))
+    mb = len(warc) / 1e6
+    rows = [
+        row(f"read WARC records ({mb:.1f} MB gz)", records, read_ours, read_bare, "warcio"),
+    ]
     pages = _demo_pages() + _real_pages()
     ours = best_seconds(lambda: _ours(pages))
     bare = best_seconds(lambda: _bare(pages))
     config = load_config()
     filtered = best_seconds(lambda: _ours_filtered(pages, config))
     name = f"web_extract ({len(pages)} pages)"
-    return [
+    return rows + [
         row(name, len(pages), ours, bare, "trafilatura.extract(include_images)"),
         row(
             f"{name} + all filters",

@@ -24,7 +24,8 @@ from corpusio.report import stage_order
 from corpusio.shards import Sample
 from pipelines.files import join, write_bytes
 from pipelines.job import cli_main, run_job
-from pipelines.options import add_shard_args, pipeline_options
+from pipelines.options import add_resume_args, add_shard_args, pipeline_options
+from pipelines.resume import ResumeOptions
 from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
 from pipelines.stage import Stage
 
@@ -54,6 +55,7 @@ def parse_args(argv):
     parser.add_argument("--allow-loopback", action="store_true", help="tests only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the prompt phrasing draw")
     add_shard_args(parser, default_prefix="cauldron")
+    add_resume_args(parser)
     return parser.parse_known_args(argv)
 
 
@@ -172,6 +174,9 @@ def run(argv=None, save_main_session=True) -> dict:
     converter = REGISTRY[args.subset]
     out = join(args.output, args.subset)
     seed, images, source = args.seed, args.images, args.input
+    resume = ResumeOptions(
+        out, restart=args.restart, keep_work=args.keep_work, wait=not args.no_wait
+    )
 
     def build(p):
         items, r_read = (
@@ -200,6 +205,9 @@ def run(argv=None, save_main_session=True) -> dict:
                 "decontaminate",
                 Decontaminate(args.decontaminate_against),
                 id_of=lambda keyed: keyed[0],
+                checkpoint=resume.checkpoint(
+                    "decontaminate", args.subset, seed, images, args.decontaminate_against
+                ),
             )
             rejects.append(r_decon)
             removed = [
@@ -251,7 +259,11 @@ def run(argv=None, save_main_session=True) -> dict:
         links=links,
         outputs={"data": out, "report": join(out, "decontamination.json")},
         extra={"subset": args.subset},
+        resume=resume,
+        stale=["train-*.parquet", "shards/*", "decontamination.json", "README.md"],
     )
+    if manifest.get("dry_run") or manifest.get("submitted"):
+        return manifest
     write_bytes(join(out, "README.md"), dataset_card(args.subset, manifest, args).encode())
     return manifest
 

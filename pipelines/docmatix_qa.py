@@ -15,7 +15,6 @@ import uuid
 
 import apache_beam as beam
 from apache_beam.io import fileio
-from apache_beam.io.filesystems import FileSystems
 
 from corpusio.accounting import Reject
 from docmatix.checkpoint import completion_line, read_completion_line
@@ -26,6 +25,7 @@ from docmatix.qa_rows import IMAGES_SCHEMA, PDF_SCHEMA, split_rank
 from pipelines.files import AtomicWriter, join
 from pipelines.job import cli_main, run_job
 from pipelines.options import pipeline_options, pipeline_parser
+from pipelines.resume import resume_options
 from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
 from pipelines.sources import ReadShards, check_patterns
 from pipelines.stage import Stage
@@ -194,14 +194,6 @@ def _beam_vllm_completions(requests, model: str, max_new_tokens: int):
     )
 
 
-def _clear_outputs(output: str) -> None:
-    """Remove rows of an earlier run (the checkpoint stays), so no stale shard survives."""
-    for pattern in ("data/*.parquet", "pdf/*.parquet", "shards/*"):
-        matched = FileSystems.match([join(output, pattern)])[0].metadata_list
-        if matched:
-            FileSystems.delete([m.path for m in matched])
-
-
 def run(argv=None, save_main_session=True) -> dict:
     args, beam_args = parse_args(argv)
     patterns = check_patterns(args.input)
@@ -216,7 +208,6 @@ def run(argv=None, save_main_session=True) -> dict:
         max_new_tokens=args.max_new_tokens,
     )
     checkpoint_dir = join(args.output, CHECKPOINT_DIR)
-    _clear_outputs(args.output)
 
     def build(p):
         samples, r_read = p | "ReadShards" >> ReadShards(patterns)
@@ -322,6 +313,10 @@ def run(argv=None, save_main_session=True) -> dict:
             "shards": join(args.output, "shards"),
             "checkpoint": checkpoint_dir,
         },
+        resume=resume_options(args),
+        # Rows are rewritten in full; finished chunks stay in the checkpoint (unless --restart).
+        stale=["data/*.parquet", "pdf/*.parquet", "shards/*"]
+        + ([CHECKPOINT_DIR] if args.restart else []),
         extra={
             "generator": "offline-extractive" if args.llm == "offline" else args.llm,
             "model": backend_options(args).get("model"),

@@ -6,19 +6,27 @@ so they are the same whether the job ran locally or on Dataflow.
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import TestOptions
 
 from corpusio.accounting import build_manifest, check_manifest, stage_counts
 from corpusio.report import render_markdown
-from pipelines.files import join, write_bytes
+from pipelines.files import join, read_bytes, write_bytes
+from pipelines.resume import ResumeOptions, finish_output, prepare_output, resume_counts
+from runreport import write_html_report
 
 MANIFEST_NAME = "manifest.json"
 REPORT_NAME = "report.md"
+HTML_REPORT_NAME = "report.html"
+NO_WAIT_ENV = "VLM_CORPUS_NO_WAIT"  # set in Flex Template images: same as --no-wait
 
 
 def _now() -> str:
@@ -40,6 +48,14 @@ def collect_counters(result) -> dict[tuple[str, str], int]:
     return counters
 
 
+def _match(pattern: str) -> list[str]:
+    return [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+
+
+def _open_read(path: str):
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 def run_job(
     pipeline_name: str,
     argv: list[str] | None,
@@ -49,35 +65,65 @@ def run_job(
     links: Iterable[tuple[str, str]] = (),
     outputs: dict[str, str] | None = None,
     extra: dict | None = None,
+    resume: ResumeOptions | None = None,
+    stale: Iterable[str] = (),
 ) -> dict:
     """Build the graph with `build(pipeline)`, run it to the end, write manifest.json + report.md.
 
+    Before running, an earlier run's outputs (`stale` patterns under output_dir, plus
+    the manifest, reports and rejects) are removed; its saved work is kept and reused.
+    With --dry_run (e.g. DataflowRunner building the job request without submitting)
+    nothing is read or written and {"dry_run": True, "job": ...} is returned; with
+    --no-wait it returns {"submitted": True, ...} as soon as the runner has the job.
     Raises UnbalancedRunError (after writing the manifest) when counts do not add up.
     """
     started = _now()
     argv = list(sys.argv[1:] if argv is None else argv)
+    resume = resume or ResumeOptions(output_dir)
+    dry_run = bool(options.view_as(TestOptions).dry_run)
+    if not dry_run:
+        prepare_output(resume, stale)
     pipeline = beam.Pipeline(options=options)
     build(pipeline)
     result = pipeline.run()
+    if dry_run:
+        return {"dry_run": True, "job": getattr(result, "job", None)}
+    if not resume.wait or os.environ.get(NO_WAIT_ENV) == "1":
+        logging.info("submitted; not waiting, so no manifest will be written")
+        return {"submitted": True, "state": str(result.state)}
     result.wait_until_finish()
+    counters = collect_counters(result)
     manifest = build_manifest(
         pipeline_name,
         argv,
-        stage_counts(collect_counters(result)),
+        stage_counts(counters),
         links=links,
         outputs=outputs,
         started=started,
         finished=_now(),
         extra=extra,
     )
+    manifest["resume"] = resume_counts(counters)
     manifest_path = join(output_dir, MANIFEST_NAME)
     report_path = join(output_dir, REPORT_NAME)
-    manifest["outputs"].update({"manifest": manifest_path, "report": report_path})
+    html_path = join(output_dir, HTML_REPORT_NAME)
+    manifest["outputs"].update(
+        {"manifest": manifest_path, "report": report_path, "report_html": html_path}
+    )
     write_bytes(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     write_bytes(report_path, render_markdown(manifest).encode())
+    write_html_report(
+        manifest,
+        output_dir,
+        read_bytes=read_bytes,
+        match=_match,
+        write_bytes=write_bytes,
+        open_read=_open_read,
+    )
     logging.info("manifest: %s", manifest_path)
-    print(f"manifest: {manifest_path}\nreport: {report_path}")
+    print(f"manifest: {manifest_path}\nreport: {html_path}")
     check_manifest(manifest)
+    finish_output(resume)
     return manifest
 
 

@@ -37,6 +37,11 @@ def _without_flag(args: list[str], flag: str) -> list[str]:
     return out
 
 
+def is_local(beam_args: list[str]) -> bool:
+    """True when the pipeline runs on this machine (no remote runner was named)."""
+    return _flag_value(beam_args, "--runner") in _LOCAL_ALIASES
+
+
 def local_defaults(beam_args: list[str]) -> list[str]:
     """Beam args with the local runner filled in when none (or the DirectRunner) was asked for."""
     runner = _flag_value(beam_args, "--runner")
@@ -79,6 +84,7 @@ def pipeline_parser(module: str, doc: str, input_help: str, shard_prefix: str):
     )
     parser.add_argument("--output", required=True, help="output folder (local or gs://)")
     add_shard_args(parser, shard_prefix)
+    add_resume_args(parser)
     return parser
 
 
@@ -110,4 +116,24 @@ def add_shard_args(parser: argparse.ArgumentParser, default_prefix: str) -> None
     )
     group.add_argument(
         "--shard-max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="bytes per shard at most"
+    )
+
+
+def add_resume_args(parser: argparse.ArgumentParser) -> None:
+    """Flags for rerunning into the same output folder (pipelines/resume.py)."""
+    group = parser.add_argument_group("resume")
+    group.add_argument(
+        "--restart",
+        action="store_true",
+        help="ignore work saved by an interrupted earlier run and compute everything",
+    )
+    group.add_argument(
+        "--keep-work",
+        action="store_true",
+        help="keep OUTPUT/_work (per-item results) after the run succeeds",
+    )
+    group.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once a remote job is submitted (Flex Templates); no manifest is written",
     )

@@ -13,6 +13,7 @@ from corpusio.packing import file_sample
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
 from pipelines.options import file_pipeline_parser, pipeline_options
+from pipelines.resume import resume_options
 from pipelines.sinks import WriteRejects, WriteShards
 from pipelines.sources import ReadFiles, check_patterns
 from pipelines.stage import Stage
@@ -53,6 +54,8 @@ def run(argv=None, save_main_session=True) -> dict:
         args.output,
         links=[("read", "pack"), ("pack", "shards")],
         outputs={"shards": shards_dir, "rejects": join(args.output, "rejects-*.jsonl")},
+        resume=resume_options(args),  # packing is cheap: a rerun packs everything again
+        stale=["shards/*"],
     )
 
 

@@ -16,7 +16,8 @@ from docmatix.pdfa import PAGE_SCHEMA
 from docmatix.transcribe import OCR_MODES, TranscribeOptions, transcribe
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
-from pipelines.options import file_pipeline_parser, pipeline_options
+from pipelines.options import file_pipeline_parser, is_local, pipeline_options
+from pipelines.resume import resume_options
 from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
 from pipelines.sources import ReadFiles, check_patterns
 from pipelines.stage import Stage
@@ -59,7 +60,7 @@ def parse_args(argv):
 def run(argv=None, save_main_session=True) -> dict:
     args, beam_args = parse_args(argv)
     patterns = check_patterns(args.input)
-    if args.ocr != "never":
+    if args.ocr != "never" and is_local(beam_args):
         check_tesseract(args.lang)  # a missing Tesseract stops the run here, not per page
     options = TranscribeOptions(
         dpi=args.dpi,
@@ -70,6 +71,7 @@ def run(argv=None, save_main_session=True) -> dict:
         ocr_timeout_s=args.ocr_timeout,
         render_pages=args.render_pages,
     )
+    resume = resume_options(args)
     shards_dir = join(args.output, "shards")
     pages_prefix = join(args.output, "pages", "pages")
 
@@ -80,6 +82,7 @@ def run(argv=None, save_main_session=True) -> dict:
             lambda f: transcribe(f.path, f.data, options),
             id_of=lambda f: f.path,
             stats=lambda t: t.stats(),
+            checkpoint=resume.checkpoint("transcribe", options),
         )
         shard_rejects = (
             transcripts
@@ -112,6 +115,8 @@ def run(argv=None, save_main_session=True) -> dict:
             "pages": pages_prefix + "-*.parquet",
             "rejects": join(args.output, "rejects-*.jsonl"),
         },
+        resume=resume,
+        stale=["shards/*", "pages/*"],
     )
 
 

@@ -37,6 +37,7 @@ from obelics_filter.warc import ImageRecord, SkippedRecord, read_records
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
 from pipelines.options import pipeline_options, pipeline_parser
+from pipelines.resume import resume_options
 from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
 from pipelines.sources import MatchPaths, check_patterns
 from pipelines.stage import Stage
@@ -249,6 +250,7 @@ def run(argv=None, save_main_session=True) -> dict:
     patterns = check_patterns(args.input)
     config = load_config(args.config)
     mode = args.images
+    resume = resume_options(args)
 
     def build(p):
         records, r_read = (
@@ -268,7 +270,10 @@ def run(argv=None, save_main_session=True) -> dict:
             | "UrlDedup" >> Stage("url_dedup", _url_dedup, fanout=True, id_of=lambda kv: kv[0])
         )
         docs, r_extract = unique | "Extract" >> Stage(
-            "extract", _extract, id_of=lambda page: page.url
+            "extract",
+            _extract,
+            id_of=lambda page: page.url,
+            checkpoint=resume.checkpoint("extract"),
         )
         docs, r_gate, excluded_pages = _judged(docs, "page_gate", lambda d: page_verdict(d, config))
         if mode == "warc":
@@ -356,6 +361,8 @@ def run(argv=None, save_main_session=True) -> dict:
             "excluded": join(args.output, "excluded"),
         },
         extra={"images": mode},
+        resume=resume,
+        stale=["data/*", "shards/*", "excluded/*"],
     )
 
 

@@ -1,0 +1,171 @@
+"""Resuming: a run killed part-way and rerun ends exactly like one uninterrupted run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+import pytest
+
+from corpusio.accounting import Reject
+from pipelines import pdf_transcribe
+from pipelines.job import run_job
+from pipelines.options import pipeline_options
+from pipelines.resume import ResumeOptions, fingerprint
+from pipelines.stage import Stage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pdf_argv(root: Path, out: Path) -> list[str]:
+    pdf = root / "pdf"
+    argv = ["--output", str(out), "--ocr", "always", "--render-pages"]
+    for pattern in ("**/*.pdf", "**/*.tiff", "**/*.png"):
+        argv += ["--input", str(pdf / pattern)]
+    return argv
+
+
+def _checkpoints(out: Path) -> list[Path]:
+    return list((out / "_work").glob("transcribe-*/*/*.pkl"))
+
+
+def _outputs(out: Path) -> dict:
+    """Everything a run leaves, in a form two runs can be compared by."""
+    shards = {p.name: p.read_bytes() for p in sorted((out / "shards").iterdir())}
+    pages = pq.read_table(sorted((out / "pages").glob("*.parquet"))).to_pylist()
+    rejects = sorted(
+        line for p in out.glob("rejects-*.jsonl") for line in p.read_text().splitlines()
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {
+        "shards": shards,
+        "pages": sorted(pages, key=lambda r: (r["key"], r["page"])),
+        "rejects": rejects,
+        "stages": manifest["stages"],
+        "balanced": manifest["balanced"],
+    }
+
+
+def _kill_part_way(argv: list[str], out: Path, after: int) -> None:
+    """Run the pipeline CLI and SIGKILL it (workers included) once `after` items are saved."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.pdf_transcribe", *argv],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    try:
+        while len(_checkpoints(out)) < after:
+            assert proc.poll() is None, "the run ended before it could be interrupted"
+            assert time.monotonic() < deadline, "no progress to interrupt"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_killed_transcription_resumes_to_the_same_result(demo_corpus, tmp_path):
+    root, _ = demo_corpus
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    pdf_transcribe.run(_pdf_argv(root, whole))
+
+    _kill_part_way(_pdf_argv(root, resumed), resumed, after=3)
+    assert not (resumed / "manifest.json").exists()
+    saved = len(_checkpoints(resumed))
+    (resumed / "shards").mkdir(exist_ok=True)
+    (resumed / "shards" / "pdfa-999999.tar").write_bytes(b"left by an older run")
+
+    manifest = pdf_transcribe.run(_pdf_argv(root, resumed))
+
+    assert _outputs(resumed) == _outputs(whole)
+    redo = manifest["resume"]["transcribe"]
+    total = manifest["stages"]["transcribe"]["in"]
+    assert redo["reused"] >= saved >= 3
+    assert redo["reused"] + redo["computed"] == total
+    assert redo["computed"] < total
+    assert not (resumed / "_work").exists()  # removed once the run succeeded
+
+
+# A small pipeline whose function must not run again for elements already saved.
+
+
+def _square(n: int):
+    if n % 5 == 0:
+        return Reject(str(n), "multiple_of_five")
+    if os.environ.get("RESUME_TEST_REFUSE") == str(n):
+        raise AssertionError(f"{n} was computed again")
+    return n * n
+
+
+def _run_squares(out: Path, resume: ResumeOptions) -> dict:
+    def build(p):
+        squares, rejects = (
+            p
+            | beam.Create(range(1, 21))
+            | Stage(
+                "square",
+                _square,
+                id_of=str,
+                stats=lambda v: {"sum": v},
+                checkpoint=resume.checkpoint("square", "v1"),
+            )
+        )
+        _ = squares | beam.Map(lambda v: None)
+
+    return run_job(
+        "squares",
+        [],
+        pipeline_options(["--direct_num_workers", "1", "--direct_running_mode", "in_memory"]),
+        build,
+        str(out),
+        resume=resume,
+    )
+
+
+def test_saved_results_are_replayed_with_the_same_counts(tmp_path, monkeypatch):
+    resume = ResumeOptions(str(tmp_path), keep_work=True)
+    first = _run_squares(tmp_path, resume)
+    assert first["resume"]["square"] == {"reused": 0, "computed": 20}
+
+    monkeypatch.setenv("RESUME_TEST_REFUSE", "7")  # computing 7 again would be an error reject
+    second = _run_squares(tmp_path, resume)
+    assert second["stages"] == first["stages"]
+    assert second["stages"]["square"]["rejected_by_reason"] == {"multiple_of_five": 4}
+    assert second["stages"]["square"]["stats"]["sum"] == sum(
+        n * n for n in range(1, 21) if n % 5
+    )
+    assert second["resume"]["square"] == {"reused": 20, "computed": 0}
+
+    restarted = _run_squares(tmp_path, ResumeOptions(str(tmp_path), restart=True))
+    assert restarted["resume"]["square"] == {"reused": 0, "computed": 20}
+    assert restarted["stages"]["square"]["rejected_by_reason"] == {
+        "error": 1,
+        "multiple_of_five": 4,
+    }
+    assert not (tmp_path / "_work").exists()
+
+
+def test_other_options_do_not_reuse_saved_results():
+    resume = ResumeOptions("out")
+    assert resume.checkpoint("transcribe", {"dpi": 200}) != resume.checkpoint(
+        "transcribe", {"dpi": 300}
+    )
+    assert fingerprint("a", 1) == fingerprint("a", 1)
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a pickle"])
+def test_a_damaged_checkpoint_is_computed_again(tmp_path, damage):
+    resume = ResumeOptions(str(tmp_path), keep_work=True)
+    _run_squares(tmp_path, resume)
+    saved = sorted((tmp_path / "_work").glob("square-*/*/*.pkl"))
+    saved[0].write_bytes(damage)
+    again = _run_squares(tmp_path, resume)
+    assert again["resume"]["square"] == {"reused": 19, "computed": 1}
+    assert again["stages"]["square"]["out"] == 16
