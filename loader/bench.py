@@ -29,6 +29,12 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seconds", type=float, default=20.0, help="time per side")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for ours")
+    parser.add_argument(
+        "--tiling",
+        choices=("auto", "workers", "device"),
+        default="auto",
+        help="where our loader decodes and tiles (auto: nvJPEG on CUDA when torchvision is there)",
+    )
     return parser.parse_args(argv)
 
 
@@ -37,11 +43,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_loader(urls, batch_size, device, seconds, workers) -> dict:
+def bench_loader(urls, batch_size, device, seconds, workers, tiling="auto") -> dict:
     """Images and tiles per second of make_loader, cycling the shards until time is up."""
     device = torch.device(device)
     loader = make_loader(
-        urls, batch_size, shuffle_buffer=100, initial=10, num_workers=workers, device=device
+        urls,
+        batch_size,
+        shuffle_buffer=100,
+        initial=10,
+        num_workers=workers,
+        device=device,
+        tiling=tiling,
     )
     images = tiles = batches = 0
     start = time.perf_counter()
@@ -58,7 +70,8 @@ def bench_loader(urls, batch_size, device, seconds, workers) -> dict:
             raise SystemExit("no full batch in the shards: lower --batch-size")
     _sync(device)
     elapsed = time.perf_counter() - start
-    return _rates("ours (make_loader)", images, tiles, elapsed, batches, loader.skipped.total)
+    name = f"ours ({'device' if loader.on_device else 'workers'} tiling)"
+    return _rates(name, images, tiles, elapsed, batches, loader.skipped.total)
 
 
 def shard_images(urls, limit: int = 2000) -> list[list[bytes]]:
@@ -136,7 +149,7 @@ def main(argv=None) -> dict:
     urls = sorted(glob.glob(args.shards))
     if not urls:
         raise SystemExit(f"no shards match {args.shards!r}")
-    ours = bench_loader(urls, args.batch_size, args.device, args.seconds, args.workers)
+    ours = bench_loader(urls, args.batch_size, args.device, args.seconds, args.workers, args.tiling)
     theirs = bench_processor(shard_images(urls), args.batch_size, args.seconds)
     print_table([ours, theirs])
     result = {
@@ -144,6 +157,7 @@ def main(argv=None) -> dict:
         "batch_size": args.batch_size,
         "device": str(args.device),
         "workers": args.workers,
+        "tiling": args.tiling,
         "ours": ours,
         "transformers": theirs,
         "speedup_images": round(ours["images_per_s"] / theirs["images_per_s"], 3)

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
+import numpy as np
 import torch
 import webdataset as wds
 from PIL import Image
@@ -94,8 +95,13 @@ def check_member_name(name: str, url: str = "?") -> None:
         raise UnsafeShardError(f"refusing shard {url}: unsafe member name {name!r}")
 
 
-def sample_to_example(sample: dict) -> Example:
-    """Decode a grouped WebDataset sample; raises SkipSample for unusable ones."""
+def sample_to_example(sample: dict, decode=None) -> Example:
+    """Decode a grouped WebDataset sample; raises SkipSample for unusable ones.
+
+    `decode(data, key)` turns image bytes into what the example holds: a PIL image
+    (`decode_image`, the default) or an `EncodedImage` left for the device (`peek_image`).
+    """
+    decode = decode or decode_image
     key = sample.get("__key__", "?")
     for ext in sample:
         if not ext.startswith("__"):
@@ -109,10 +115,10 @@ def sample_to_example(sample: dict) -> Example:
     images = image_members(sample)
     if _is_document(meta):
         turns, numbers = document_turns(meta, images, key)
-        return Example(key, "interleaved", turns, [decode_image(images[n], key) for n in numbers])
+        return Example(key, "interleaved", turns, [decode(images[n], key) for n in numbers])
     if _is_chat(meta):
         turns = [dict(t) for t in meta["texts"]]
-        return Example(key, "chat", turns, [decode_image(images[n], key) for n in sorted(images)])
+        return Example(key, "chat", turns, [decode(images[n], key) for n in sorted(images)])
     raise SkipSample("unknown_layout", key)
 
 
@@ -151,6 +157,43 @@ def decode_image(data: bytes, key: str) -> Image.Image:
         raise SkipSample("bad_image", f"{key}: {exn}") from exn
 
 
+@dataclass
+class EncodedImage:
+    """An image whose tiles are made on the device: JPEG bytes for nvJPEG, else decoded pixels.
+
+    The header gives the size, so the tile grid (and the prompt) is known in the worker
+    without decoding. `data` is the JPEG file as uint8 [bytes] when `jpeg`, otherwise the
+    image already decoded on the CPU (PNG, CMYK JPEG, ...) as uint8 [3, H, W].
+    """
+
+    data: torch.Tensor
+    height: int
+    width: int
+    jpeg: bool
+
+
+# JPEG modes that nvJPEG turns into the same RGB as PIL's convert("RGB").
+DEVICE_JPEG_MODES = ("RGB", "L")
+
+
+def peek_image(data: bytes, key: str) -> EncodedImage:
+    """Read the header only for RGB or grey JPEGs; decode anything else on the CPU."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.format == "JPEG" and image.mode in DEVICE_JPEG_MODES:
+            raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+            return EncodedImage(raw, image.height, image.width, jpeg=True)
+        image.load()
+        rgb = idefics3().to_rgb(image)
+    except IMAGE_ERRORS as exn:
+        raise SkipSample("bad_image", f"{key}: {exn}") from exn
+    return EncodedImage(_chw(rgb), rgb.height, rgb.width, jpeg=False)
+
+
+def _chw(rgb: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.array(rgb)).permute(2, 0, 1).contiguous()
+
+
 def _is_chat(meta) -> bool:
     texts = meta.get("texts") if isinstance(meta, dict) else None
     return isinstance(texts, list) and bool(texts) and all(isinstance(t, dict) for t in texts)
@@ -166,54 +209,84 @@ def _is_document(meta) -> bool:
 # -- examples -> tiles and tokens ------------------------------------------------------
 
 
-def example_to_item(example: Example, tokenizer=None) -> dict:
-    """Tiles (uint8 [N, 3, 364, 364]), rows/cols per image and, with a tokenizer, the text."""
+def example_to_item(example: Example, tokenizer=None, max_length: int | None = None) -> dict:
+    """Tiles (uint8 [N, 3, 364, 364]), rows/cols per image and, with a tokenizer, the text.
+
+    When the example holds `EncodedImage`s the tiles are left to the device: the item
+    carries the images and each one's tile count instead.
+    """
     module = idefics3()
     stacks, rows, cols = [], [], []
     for image in example.images:
-        try:
-            tiles, r, c = module.split_image(image)
-        except IMAGE_ERRORS as exn:
-            raise SkipSample("bad_image", f"{example.key}: {exn}") from exn
-        stacks.append(torch.as_tensor(tiles, dtype=torch.uint8))
+        if isinstance(image, EncodedImage):
+            r, c = module.grid(*module.tile_geometry(image.height, image.width)[2:])
+        else:
+            try:
+                tiles, r, c = module.split_image(image)
+            except IMAGE_ERRORS as exn:
+                raise SkipSample("bad_image", f"{example.key}: {exn}") from exn
+            stacks.append(torch.as_tensor(tiles, dtype=torch.uint8))
         rows.append(int(r))
         cols.append(int(c))
-    empty = torch.zeros((0, 3, TILE, TILE), dtype=torch.uint8)
-    item = {"key": example.key, "tiles": torch.cat(stacks) if stacks else empty}
-    item.update(rows=rows, cols=cols)
+    item = {"key": example.key, "rows": rows, "cols": cols}
+    if stacks or not example.images:
+        empty = torch.zeros((0, 3, TILE, TILE), dtype=torch.uint8)
+        item["tiles"] = torch.cat(stacks) if stacks else empty
+    else:
+        item["images"] = list(example.images)
     if tokenizer is not None:
         prompts = [module.image_prompt(r, c) for r, c in zip(rows, cols, strict=True)]
         try:
             ids, labels = format_conversation(example.turns, len(prompts), prompts, tokenizer)
         except ValueError as exn:
             raise SkipSample("bad_text", f"{example.key}: {exn}") from exn
+        if max_length is not None and len(ids) > max_length:
+            # Cutting would split an image's tokens from its tiles: the sample is skipped.
+            raise SkipSample("too_long", f"{example.key}: {len(ids)} tokens")
         item["input_ids"] = torch.tensor(ids, dtype=torch.long)
         item["labels"] = torch.tensor(labels, dtype=torch.long)
     return item
 
 
-def to_items(samples, tokenizer, counter: SkipCounter) -> Iterator[dict]:
+def tile_count(rows: int, cols: int) -> int:
+    return rows * cols + 1 if rows else 1
+
+
+def to_items(
+    samples, tokenizer, counter: SkipCounter, on_device: bool = False, max_length=None
+) -> Iterator[dict]:
     """Pipeline stage: samples -> items, skipping and counting the bad ones."""
+    decode = peek_image if on_device else decode_image
     for sample in samples:
         try:
-            yield example_to_item(sample_to_example(sample), tokenizer)
+            yield example_to_item(sample_to_example(sample, decode), tokenizer, max_length)
         except SkipSample as skip:
             counter.add(skip.reason)
 
 
 def collate(items: list[dict], pad_id: int = 0, counter: SkipCounter | None = None) -> dict:
-    """Stack items, padding tile stacks with all-zero tiles and text on the right."""
-    most = max(len(item["tiles"]) for item in items)
-    pixel_values = torch.zeros((len(items), most, 3, TILE, TILE), dtype=torch.uint8)
+    """Stack items, padding tile stacks with all-zero tiles and text on the right.
+
+    Items whose tiles are made on the device contribute their images instead, and the
+    tile mask is built from each image's grid.
+    """
+    counts = [
+        [tile_count(r, c) for r, c in zip(item["rows"], item["cols"], strict=True)]
+        for item in items
+    ]
+    most = max(sum(c) for c in counts)
     tile_mask = torch.zeros((len(items), most), dtype=torch.bool)
-    for i, item in enumerate(items):
-        n = len(item["tiles"])
-        pixel_values[i, :n] = item["tiles"]
-        tile_mask[i, :n] = True
-    batch = {
-        "keys": [item["key"] for item in items],
-        "pixel_values": pixel_values,
-        "tile_mask": tile_mask,
+    for i, item_counts in enumerate(counts):
+        tile_mask[i, : sum(item_counts)] = True
+    batch = {"keys": [item["key"] for item in items], "tile_mask": tile_mask}
+    if all("images" in item or not item["rows"] for item in items):
+        batch["images"] = [item.get("images", []) for item in items]
+    else:
+        pixel_values = torch.zeros((len(items), most, 3, TILE, TILE), dtype=torch.uint8)
+        for i, item in enumerate(items):
+            pixel_values[i, : len(item["tiles"])] = item["tiles"]
+        batch["pixel_values"] = pixel_values
+    batch |= {
         "rows": [item["rows"] for item in items],
         "cols": [item["cols"] for item in items],
         "skipped": counter.drain() if counter is not None else {},
@@ -236,6 +309,111 @@ def pad_text(items: list[dict], pad_id: int) -> dict:
     return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
 
 
+def decode_on_device(images: list[EncodedImage], device: torch.device) -> list:
+    """uint8 [3, H, W] per image on `device`, or None for an image that will not decode.
+
+    JPEGs go to nvJPEG in one batched call when the device is CUDA and torchvision is
+    installed (per image if the batch fails); otherwise, and for the few that nvJPEG
+    refuses, PIL decodes them on the CPU. Pixels are the same either way up to the
+    JPEG decoders' rounding.
+    """
+    out: list = [None] * len(images)
+    jpegs = [i for i, image in enumerate(images) if image.jpeg]
+    for i, image in enumerate(images):
+        if not image.jpeg:
+            out[i] = image.data.to(device, non_blocking=True)
+    nvjpeg = _nvjpeg(device)
+    if nvjpeg is not None and jpegs:
+        try:
+            decoded = nvjpeg([images[i].data for i in jpegs])
+        except RuntimeError:
+            decoded = [_try(nvjpeg, images[i].data) for i in jpegs]
+        for i, tensor in zip(jpegs, decoded, strict=True):
+            out[i] = tensor
+    for i in jpegs:
+        if out[i] is None:
+            out[i] = _pil_decode(images[i].data, device)
+    return out
+
+
+def _nvjpeg(device: torch.device):
+    """torchvision's batched GPU JPEG decoder bound to `device`, or None where it is not."""
+    if device.type != "cuda":
+        return None
+    try:
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except ImportError:
+        return None
+
+    def decode(data):
+        return decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
+
+    return decode
+
+
+def _try(decode, data):
+    try:
+        return decode(data)
+    except RuntimeError:
+        return None
+
+
+def _pil_decode(data: torch.Tensor, device: torch.device):
+    try:
+        image = Image.open(io.BytesIO(data.numpy().tobytes()))
+        image.load()
+    except IMAGE_ERRORS:
+        return None
+    return _chw(idefics3().to_rgb(image)).to(device, non_blocking=True)
+
+
+def tiles_on_device(batch: dict, device: torch.device, counter: SkipCounter) -> dict:
+    """Decode and tile a batch's images on `device` into uint8 `pixel_values`.
+
+    A sample with an image that does not decode is dropped from the batch and counted.
+    """
+    module = idefics3()
+    flat = [image for images in batch["images"] for image in images]
+    decoded = iter(decode_on_device(flat, device))
+    mask = batch["tile_mask"]
+    pixel_values = torch.zeros((*mask.shape, 3, TILE, TILE), dtype=torch.uint8, device=device)
+    keep = []
+    for i in range(len(batch["images"])):
+        start, ok = 0, True
+        for rows, cols in zip(batch["rows"][i], batch["cols"][i], strict=True):
+            pixels = next(decoded)
+            if pixels is None:
+                ok = False
+                continue
+            tiles, r, c = module.split_image_tensor(pixels)
+            if (r, c) != (rows, cols):  # the header lied about the size
+                ok = False
+                continue
+            pixel_values[i, start : start + len(tiles)] = tiles
+            start += len(tiles)
+        if ok:
+            keep.append(i)
+        else:
+            counter.add("bad_image")
+    out = {k: v for k, v in batch.items() if k != "images"}
+    out["pixel_values"] = pixel_values
+    return _select(out, keep) if len(keep) < len(batch["keys"]) else out
+
+
+def _select(batch: dict, keep: list[int]) -> dict:
+    """The batch restricted to the samples at `keep` (first dimension of every field)."""
+    index = torch.tensor(keep, dtype=torch.long)
+    out = {}
+    for k, v in batch.items():
+        if torch.is_tensor(v):
+            out[k] = v[index.to(v.device)]
+        elif isinstance(v, list):
+            out[k] = [v[i] for i in keep]
+        else:
+            out[k] = v
+    return out
+
+
 def to_device(batch: dict, device: torch.device) -> dict:
     """Move a batch and normalise its tiles there; padded tiles stay all-zero floats.
 
@@ -247,6 +425,7 @@ def to_device(batch: dict, device: torch.device) -> dict:
     out = {
         k: v.to(device, non_blocking=non_blocking) if torch.is_tensor(v) else v
         for k, v in batch.items()
+        if k != "images"
     }
     tiles = idefics3().normalise(out["pixel_values"])
     mask = out["tile_mask"]
@@ -325,6 +504,7 @@ class BatchLoader:
     def __init__(self, pipeline, loader, device: torch.device, epochs: Epochs):
         self.pipeline, self.loader, self.device, self.epochs = pipeline, loader, device, epochs
         self.skipped = SkipCounter()
+        self.on_device = False  # images decoded and tiled on `device` (set by make_loader)
 
     def set_epoch(self, epoch: int) -> None:
         self.epochs.epoch = epoch
@@ -332,6 +512,10 @@ class BatchLoader:
     def __iter__(self) -> Iterator[dict]:
         for batch in self.loader:
             self.skipped.update(batch.pop("skipped"))
+            if "images" in batch:
+                batch = tiles_on_device(batch, self.device, self.skipped)
+                if not batch["keys"]:
+                    continue
             yield to_device(batch, self.device)
         self.epochs.epoch += 1
 
@@ -349,16 +533,23 @@ def make_loader(
     device="cpu",
     pin_memory: bool | None = None,
     partial_batches: bool = False,
+    tiling: str = "auto",
+    max_length: int | None = None,
 ) -> BatchLoader:
     """Batches of Idefics3 inputs from WebDataset shards (`urls`: a list or a brace pattern).
 
     Full batches only unless `partial_batches` (evaluation); `epoch_batches` makes each
     worker yield that many batches per pass, cycling its shards.
+    tiling: "workers" (PIL Lanczos in the DataLoader workers, exactly transformers'
+    pixels), "device" (JPEGs decoded by nvJPEG and tiled on `device`), or "auto":
+    "device" on CUDA with torchvision installed, else "workers".
+    max_length: samples with more tokens are skipped and counted as `too_long`.
     """
     urls = wds.shardlists.expand_urls(urls) if isinstance(urls, str) else list(urls)
     if not urls:
         raise ValueError("no shard urls")
     device = torch.device(device)
+    on_device = _tiles_on_device(tiling, device)
     epochs, counter = Epochs(), SkipCounter()
     pipeline = wds.DataPipeline(
         ShardShuffle(urls, seed, epochs),
@@ -368,7 +559,13 @@ def make_loader(
         tar_members,
         wds.tariterators.group_by_keys,
         SampleShuffle(shuffle_buffer, initial, seed, epochs),
-        partial(to_items, tokenizer=tokenizer, counter=counter),
+        partial(
+            to_items,
+            tokenizer=tokenizer,
+            counter=counter,
+            on_device=on_device,
+            max_length=max_length,
+        ),
         wds.batched(
             batch_size,
             collation_fn=partial(collate, pad_id=_pad_id(tokenizer), counter=counter),
@@ -385,7 +582,20 @@ def make_loader(
         num_workers=num_workers,
         pin_memory=pin_memory and torch.cuda.is_available(),
     )
-    return BatchLoader(pipeline, loader, device, epochs)
+    batches = BatchLoader(pipeline, loader, device, epochs)
+    batches.on_device = on_device
+    return batches
+
+
+TILINGS = ("auto", "workers", "device")
+
+
+def _tiles_on_device(tiling: str, device: torch.device) -> bool:
+    if tiling not in TILINGS:
+        raise ValueError(f"tiling must be one of {TILINGS}, got {tiling!r}")
+    if tiling == "auto":
+        return _nvjpeg(device) is not None
+    return tiling == "device"
 
 
 def _pad_id(tokenizer) -> int:

@@ -419,3 +419,75 @@ def test_counter_survives_bad_json(tmp_path):
     loader, batches = _batches(urls, 1)
     assert [b["keys"] for b in batches] == [["d"]]
     assert loader.skipped.counts == {"bad_json": 1, "unknown_layout": 1, "no_json": 1}
+
+
+# -- tiles made on the device (nvJPEG on CUDA; the same steps with PIL decode on the CPU) --
+
+
+def _photo(size, seed, mode="RGB"):
+    """A JPEG with detail, so a resize that differs would show."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    h, w = size[1], size[0]
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([x * 255 // w, y * 255 // h, (x ^ y) % 256], -1)
+    rgb = (rgb + rng.integers(0, 40, (h, w, 3))).clip(0, 255).astype("uint8")
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).convert(mode).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def device_samples():
+    return [
+        Sample(
+            "jpegs",
+            {
+                "json": _json({"id": "j", "texts": [_turn("what is it", "one")]}),
+                "000.jpg": _photo((1200, 900), 1),
+                "001.jpg": _photo((300, 700), 2, mode="L"),
+                "002.jpg": _photo((640, 480), 3, mode="CMYK"),
+                "003.png": _image(BLUE, (64, 64), mode="P"),
+            },
+        ),
+        Sample(
+            "truncated",
+            {
+                "json": _json({"id": "t", "texts": [_turn("q", "a")]}),
+                "000.jpg": _photo((800, 600), 4)[:3000],
+            },
+        ),
+        *obelics_samples(),
+    ]
+
+
+def test_device_tiling_matches_worker_tiling(tmp_path, tokenizer):
+    urls = _write(tmp_path, "device", device_samples())
+    kw = {"tokenizer": tokenizer, "partial_batches": True}
+    workers, cpu_batches = _batches(urls, 8, tiling="workers", **kw)
+    device, dev_batches = _batches(urls, 8, tiling="device", **kw)
+    assert not workers.on_device and device.on_device
+    # the truncated JPEG is found by the CPU decode in the workers, by the device decode here
+    assert workers.skipped.counts == device.skipped.counts == {"bad_image": 1}
+    (ref,), (got,) = cpu_batches, dev_batches
+    assert got["keys"] == ref["keys"] == ["jpegs", "web_a", "web_b"]
+    for name in ("rows", "cols"):
+        assert got[name] == ref[name]
+    for name in ("tile_mask", "pixel_attention_mask", "input_ids", "labels", "attention_mask"):
+        assert torch.equal(got[name], ref[name]), name
+    assert got["pixel_values"].shape == ref["pixel_values"].shape
+    diff = (got["pixel_values"] - ref["pixel_values"]).abs()
+    assert diff[~ref["tile_mask"]].max() == 0  # padding stays zero
+    assert diff.mean() <= 0.01 and diff.max() <= 0.35  # normalised units; see test_idefics3
+
+
+def test_max_length_skips_long_samples(tmp_path, tokenizer):
+    urls = _write(tmp_path, "docmatix", docmatix_samples())
+    _, batches = _batches(urls, 1, tokenizer=tokenizer)
+    lengths = sorted(b["input_ids"].shape[1] for b in batches)
+    assert len(lengths) == 2 and lengths[0] < lengths[1]
+    loader, batches = _batches(urls, 1, tokenizer=tokenizer, max_length=lengths[0])
+    assert [b["input_ids"].shape[1] for b in batches] == lengths[:1]
+    assert loader.skipped.counts["too_long"] == 1
+    with pytest.raises(ValueError, match="tiling"):
+        make_loader(urls, 1, tiling="gpu")
