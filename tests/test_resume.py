@@ -138,9 +138,7 @@ def test_saved_results_are_replayed_with_the_same_counts(tmp_path, monkeypatch):
     second = _run_squares(tmp_path, resume)
     assert second["stages"] == first["stages"]
     assert second["stages"]["square"]["rejected_by_reason"] == {"multiple_of_five": 4}
-    assert second["stages"]["square"]["stats"]["sum"] == sum(
-        n * n for n in range(1, 21) if n % 5
-    )
+    assert second["stages"]["square"]["stats"]["sum"] == sum(n * n for n in range(1, 21) if n % 5)
     assert second["resume"]["square"] == {"reused": 20, "computed": 0}
 
     restarted = _run_squares(tmp_path, ResumeOptions(str(tmp_path), restart=True))
