@@ -491,3 +491,44 @@ def test_max_length_skips_long_samples(tmp_path, tokenizer):
     assert loader.skipped.counts["too_long"] == 1
     with pytest.raises(ValueError, match="tiling"):
         make_loader(urls, 1, tiling="gpu")
+
+
+# -- random access through the shard index -------------------------------------------------
+
+
+def test_indexed_shards_give_the_same_samples_as_streaming(tmp_path):
+    import webdataset as wds
+
+    from loader.indexed import IndexedShards
+
+    samples = docmatix_samples() + cauldron_samples() + obelics_samples()
+    urls = _write(tmp_path, "mixed", samples, max_samples=2)
+    assert len(urls) > 1
+    streamed = list(wds.WebDataset(urls, shardshuffle=False))
+    indexed = IndexedShards(tmp_path / "mixed")
+    assert len(indexed) == len(streamed) == len(samples)
+    for i in (len(samples) - 1, 0, 3, -1):  # out of order, across shards
+        want, got = streamed[i], indexed[i]
+        assert got["__key__"] == want["__key__"]
+        assert {k: v for k, v in got.items() if not k.startswith("__")} == {
+            k: v for k, v in want.items() if not k.startswith("__")
+        }
+    example = sample_to_example(indexed[0])
+    assert example.key == streamed[0]["__key__"]
+    with pytest.raises(IndexError):
+        indexed[len(samples)]
+
+
+def test_indexed_shards_report_a_truncated_shard(tmp_path):
+    from loader.indexed import IndexedShards
+
+    urls = _write(tmp_path, "cut", docmatix_samples())
+    indexed = IndexedShards(tmp_path / "cut" / "_info.json")
+    last = indexed[len(indexed) - 1]
+    (offset, size) = max(indexed._entries[-1][-1]["members"].values())
+    with open(urls[-1], "r+b") as f:
+        f.truncate(offset + size // 2)  # the last member loses its second half
+    indexed = IndexedShards(tmp_path / "cut" / "_info.json")
+    assert indexed[0]["__key__"] != last["__key__"]
+    with pytest.raises(tarfile.ReadError, match="bytes at"):
+        indexed[len(indexed) - 1]
