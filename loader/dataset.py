@@ -296,6 +296,16 @@ def collate(items: list[dict], pad_id: int = 0, counter: SkipCounter | None = No
     return batch
 
 
+def flush_skips(batches, counter: SkipCounter) -> Iterator[dict]:
+    """Pass batches through; then one empty batch with the skips no batch carried yet.
+
+    Without it, samples skipped after a worker's last full batch would never be counted.
+    """
+    yield from batches
+    if counter.counts:
+        yield {"keys": [], "skipped": counter.drain()}
+
+
 def pad_text(items: list[dict], pad_id: int) -> dict:
     longest = max(len(item["input_ids"]) for item in items)
     input_ids = torch.full((len(items), longest), pad_id, dtype=torch.long)
@@ -512,6 +522,8 @@ class BatchLoader:
     def __iter__(self) -> Iterator[dict]:
         for batch in self.loader:
             self.skipped.update(batch.pop("skipped"))
+            if not batch["keys"]:
+                continue  # a worker's last skip counts, with no samples
             if "images" in batch:
                 batch = tiles_on_device(batch, self.device, self.skipped)
                 if not batch["keys"]:
@@ -551,7 +563,7 @@ def make_loader(
     device = torch.device(device)
     on_device = _tiles_on_device(tiling, device)
     epochs, counter = Epochs(), SkipCounter()
-    pipeline = wds.DataPipeline(
+    stages = [
         ShardShuffle(urls, seed, epochs),
         wds.split_by_node,
         wds.split_by_worker,
@@ -571,9 +583,12 @@ def make_loader(
             collation_fn=partial(collate, pad_id=_pad_id(tokenizer), counter=counter),
             partial=partial_batches,
         ),
-    )
+    ]
     if epoch_batches:
-        pipeline = pipeline.with_epoch(epoch_batches)
+        # Shards cycle: later batches carry the skip counts, and every batch counts.
+        pipeline = wds.DataPipeline(*stages).with_epoch(epoch_batches)
+    else:
+        pipeline = wds.DataPipeline(*stages, partial(flush_skips, counter=counter))
     if pin_memory is None:
         pin_memory = device.type == "cuda"
     loader = torch.utils.data.DataLoader(

@@ -489,6 +489,8 @@ def test_max_length_skips_long_samples(tmp_path, tokenizer):
     loader, batches = _batches(urls, 1, tokenizer=tokenizer, max_length=lengths[0])
     assert [b["input_ids"].shape[1] for b in batches] == lengths[:1]
     assert loader.skipped.counts["too_long"] == 1
+    loader, batches = _batches(urls, 1, tokenizer=tokenizer, max_length=10)
+    assert batches == [] and loader.skipped.counts == {"too_long": 2, "bad_image": 1}
     with pytest.raises(ValueError, match="tiling"):
         make_loader(urls, 1, tiling="gpu")
 
