@@ -1,6 +1,8 @@
 """Idefics3 tiles: loader.idefics3 split_image + normalise against transformers' image processor.
 
-Single thread (images/s per core), the same ~20 images of mixed sizes on both sides.
+Single thread (images/s per core), the same ~20 images of mixed sizes on both sides. A second
+row times the first resize alone (longest edge to 1456): loader.resample on uint8 tensors
+against PIL's LANCZOS resize, which it reproduces.
 """
 
 import warnings
@@ -10,7 +12,8 @@ import torch
 from PIL import Image
 
 from benchmarks.common import best_seconds, row
-from loader.idefics3 import normalise, split_image
+from loader import resample
+from loader.idefics3 import fit_longest_edge, normalise, split_image
 
 SIZES = [
     (480, 640), (640, 480), (768, 1024), (1024, 768), (1080, 1920), (1920, 1080),
@@ -43,6 +46,17 @@ def _bare(processor, images):
         processor(images=[[image]], return_tensors="pt")
 
 
+def _resize_ours(tensors):
+    for hcw in tensors:
+        resample.resize_uint8(hcw, *fit_longest_edge(hcw.shape[0], hcw.shape[2]))
+
+
+def _resize_pil(images):
+    for image in images:
+        height, width = fit_longest_edge(image.height, image.width)
+        image.resize((width, height), Image.Resampling.LANCZOS)
+
+
 def run() -> list[dict]:
     import transformers
 
@@ -53,7 +67,13 @@ def run() -> list[dict]:
     images = _images()
     ours = best_seconds(lambda: _ours(images))
     bare = best_seconds(lambda: _bare(processor, images))
-    return [row("idefics3 tiles (1 thread)", len(images), ours, bare, "Idefics3ImageProcessor")]
+    tensors = [torch.from_numpy(np.array(image)).permute(0, 2, 1) for image in images]
+    resize_ours = best_seconds(lambda: _resize_ours(tensors))
+    resize_pil = best_seconds(lambda: _resize_pil(images))
+    return [
+        row("idefics3 tiles (1 thread)", len(images), ours, bare, "Idefics3ImageProcessor"),
+        row("lanczos resize to 1456 (1 thread)", len(images), resize_ours, resize_pil, "PIL"),
+    ]
 
 
 if __name__ == "__main__":

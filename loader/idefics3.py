@@ -2,9 +2,12 @@
 
 The geometry (two resizes, then a grid of 364 px tiles plus a global tile) copies
 transformers' integer and float rounding exactly, so rows, cols and tile counts always
-agree. The CPU path resizes uint8 with PIL Lanczos like transformers' PIL backend and so
-gives the same pixels; it skips transformers' float work (rescale, normalise, pad) and
-returns uint8, which is 4x smaller to ship to the GPU, where `normalise` runs.
+agree. The resizes are PIL's Lanczos as transformers' PIL backend runs them, redone in torch
+by loader.resample (same weights and rounding, so the same pixels but for an odd level;
+faster on a CPU, and it runs on a GPU too). The image streams through both resizes,
+the cut and the global tile in cache-sized chunks of rows. transformers' float work (rescale,
+normalise, pad) is skipped: tiles are uint8, 4x smaller to ship to the GPU, where
+`normalise` runs.
 
 transformers is not imported here: the constants below are Idefics3ImageProcessor's
 defaults, and tests/test_idefics3.py checks that they still are.
@@ -14,8 +17,9 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
+
+from loader import resample
 
 TILE = 364  # max_image_size["longest_edge"]: SigLIP input side
 LONGEST_EDGE = 4 * TILE  # size["longest_edge"]: the image is first scaled to this
@@ -95,53 +99,114 @@ def grid(height: int, width: int) -> tuple[int, int]:
     return 0, 0
 
 
-def _pil_resize(image: Image.Image, height: int, width: int) -> Image.Image:
-    if image.size == (width, height):
-        return image  # PIL would return an identical copy
-    return image.resize((width, height), Image.Resampling.LANCZOS)
+class _PilRows(resample.Stage):
+    """An RGB PIL image as float [n, 3, W] row chunks.
+
+    A chunk at a time, one plane at a time: small contiguous copies instead of one
+    whole-image `np.asarray` and a transposing cast, which cost about as much as PIL's resize.
+    """
+
+    def __init__(self, image: Image.Image):
+        width, height = image.size
+        super().__init__(height, (3, width), resample.chunk_rows(3 * width))
+        self.image, self.next = image, 0
+
+    def pull(self, dst: torch.Tensor) -> int:
+        width, r0 = self.image.width, self.next
+        crop = self.image.crop((0, r0, width, min(self.height, r0 + self.max_rows)))
+        planes = dst[: crop.height].numpy()
+        for channel, band in enumerate("RGB"):
+            plane = np.frombuffer(crop.tobytes("raw", band), np.uint8)
+            np.copyto(planes[:, channel], plane.reshape(crop.height, width))
+        self.next += crop.height
+        return crop.height
 
 
-def _cut(hwc: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-    """[rows*T, cols*T, 3] -> [rows*cols, 3, T, T], row-major."""
-    tiles = hwc.reshape(rows, TILE, cols, TILE, 3).permute(0, 2, 4, 1, 3)
-    return tiles.reshape(rows * cols, 3, TILE, TILE)
+class _TileWriter(resample.Stage):
+    """Passes the full image on, after copying each chunk into its grid tiles.
+
+    numpy casts float to uint8 about 1.5x faster than torch here.
+    """
+
+    def __init__(self, above: resample.Stage, tiles: torch.Tensor, cols: int):
+        super().__init__(above.height, above.row_shape, above.max_rows)
+        self.above, self.next = above, 0
+        self.by_row = tiles.view(-1, cols, 3, TILE, TILE).numpy()
+
+    def pull(self, dst: torch.Tensor) -> int:
+        n = self.above.pull(dst)
+        y0, end, rows = self.next, self.next + n, dst.numpy()
+        while y0 < end:
+            tile_row, top = divmod(y0, TILE)
+            y1 = min(end, (tile_row + 1) * TILE)
+            part = rows[y0 - self.next : y1 - self.next].reshape(y1 - y0, 3, -1, TILE)
+            tiles = self.by_row[tile_row, :, :, top : top + y1 - y0]
+            np.copyto(tiles, part.transpose(2, 1, 0, 3), casting="unsafe")
+            y0 = y1
+        self.next = end
+        return n
 
 
-def _hwc(image: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.array(image))  # a writable copy: torch refuses read-only arrays
+def _split_rows(
+    image: resample.Stage, longest: int, scratch: resample.Scratch
+) -> tuple[torch.Tensor, int, int]:
+    """The tiles of a streamed RGB image: both resizes, the cut and the global tile in one go."""
+    h1, w1, h2, w2 = tile_geometry(image.height, image.row_shape[-1], longest)
+    full = resample.resize_rows(resample.resize_rows(image, h1, w1, scratch), h2, w2, scratch)
+    rows, cols = grid(h2, w2)
+    out = torch.empty(rows * cols + 1, 3, TILE, TILE, dtype=torch.uint8)
+    if rows:
+        full = _TileWriter(full, out[:-1], cols)
+        full = resample.resize_rows(full, TILE, TILE, scratch)
+    for r0, chunk in resample.chunks(full, scratch):  # the global tile, or the only one
+        out[-1, :, r0 : r0 + chunk.shape[0]].copy_(chunk.permute(1, 0, 2))
+    return out, rows, cols
 
 
 def split_image(image: Image.Image, longest: int = LONGEST_EDGE) -> tuple[torch.Tensor, int, int]:
     """uint8 tiles [N, 3, 364, 364] (grid row-major, then the global tile), rows, cols.
 
-    Same two Lanczos resizes as transformers, so the pixels match it, not just approximately.
+    Same Lanczos resizes as transformers' PIL processor (loader.resample reproduces PIL's),
+    so the pixels match it to within an odd level.
     """
-    rgb = to_rgb(image)
-    h1, w1, h2, w2 = tile_geometry(rgb.height, rgb.width, longest)
-    full = _pil_resize(_pil_resize(rgb, h1, w1), h2, w2)
-    rows, cols = grid(h2, w2)
-    if rows == 0:
-        return _hwc(full).permute(2, 0, 1).unsqueeze(0).contiguous(), 0, 0
-    out = torch.empty(rows * cols + 1, 3, TILE, TILE, dtype=torch.uint8)
-    out[:-1] = _cut(_hwc(full), rows, cols)
-    out[-1] = _hwc(_pil_resize(full, TILE, TILE)).permute(2, 0, 1)
-    return out, rows, cols
+    return _split_rows(_PilRows(to_rgb(image)), longest, resample.Scratch())
 
 
 def normalise(tiles: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(x / 255 - mean) / std on the tiles' device; uint8 in, `dtype` out."""
-    mean = torch.tensor(MEAN, dtype=dtype, device=tiles.device).view(3, 1, 1)
-    std = torch.tensor(STD, dtype=dtype, device=tiles.device).view(3, 1, 1)
-    return (tiles.to(dtype) / 255 - mean) / std
+    """(x / 255 - mean) / std on the tiles' device; uint8 in, `dtype` out.
+
+    A conversion and one in-place multiply-add (two when the channels' std differ): memory
+    passes, not arithmetic, are the cost.
+    """
+    out = tiles.to(dtype)
+    shift = torch.tensor(
+        [-m / s for m, s in zip(MEAN, STD, strict=True)], dtype=dtype, device=out.device
+    )
+    if len(set(STD)) == 1:
+        return torch.add(shift.view(3, 1, 1), out, alpha=1 / (255 * STD[0]), out=out)
+    scale = torch.tensor([1 / (255 * s) for s in STD], dtype=dtype, device=out.device)
+    return out.mul_(scale.view(3, 1, 1)).add_(shift.view(3, 1, 1))
 
 
-def _torch_resize(chw: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bicubic with antialias on float, rounded back to uint8 like a PIL resize."""
-    if chw.shape[-2:] == (height, width):
-        return chw
-    x = chw.unsqueeze(0).float()
-    y = F.interpolate(x, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
-    return y.round_().clamp_(0, 255).to(torch.uint8)[0]
+def _cut(hcw: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """[rows*T, 3, cols*T] -> [rows*cols, 3, T, T], row-major."""
+    tiles = hcw.reshape(rows, TILE, 3, cols, TILE).permute(0, 3, 2, 1, 4)
+    return tiles.reshape(rows * cols, 3, TILE, TILE)
+
+
+def _split_whole(image: torch.Tensor, longest: int) -> tuple[torch.Tensor, int, int]:
+    """split_image_tensor with whole-image matmuls: the way for a GPU, where a stream of small
+    ones would cost a kernel launch each."""
+    _, height, width = image.shape
+    h1, w1, h2, w2 = tile_geometry(height, width, longest)
+    full = resample.resize(resample.resize(image.permute(1, 0, 2).float(), h1, w1), h2, w2)
+    rows, cols = grid(h2, w2)
+    out = torch.empty(rows * cols + 1, 3, TILE, TILE, dtype=torch.uint8, device=image.device)
+    if rows:
+        out[:-1] = _cut(full, rows, cols)
+        full = resample.resize(full, TILE, TILE)
+    out[-1] = full.permute(1, 0, 2)  # the global tile, or the only one
+    return out, rows, cols
 
 
 def split_image_tensor(
@@ -149,19 +214,13 @@ def split_image_tensor(
 ) -> tuple[torch.Tensor, int, int]:
     """split_image for a uint8 [3, H, W] RGB tensor on any device (e.g. after nvJPEG decode).
 
-    Same geometry; bicubic+antialias stands in for Lanczos, which torch lacks, so pixels
-    differ slightly from transformers (see tests for the measured difference).
+    The same Lanczos as split_image, so the same pixels: streamed on a CPU, whole-image
+    matmuls elsewhere (float32; with TF32 matmuls allowed the pixels drift a little).
     """
-    _, height, width = image.shape
-    h1, w1, h2, w2 = tile_geometry(height, width, longest)
-    full = _torch_resize(_torch_resize(image, h1, w1), h2, w2)
-    rows, cols = grid(h2, w2)
-    if rows == 0:
-        return full.unsqueeze(0).contiguous(), 0, 0
-    out = torch.empty(rows * cols + 1, 3, TILE, TILE, dtype=torch.uint8, device=image.device)
-    out[:-1] = _cut(full.permute(1, 2, 0), rows, cols)
-    out[-1] = _torch_resize(full, TILE, TILE)
-    return out, rows, cols
+    if image.device.type != "cpu":
+        return _split_whole(image, longest)
+    rows = resample.TensorRows(image.permute(1, 0, 2))
+    return _split_rows(rows, longest, resample.Scratch())
 
 
 def _tile_text(tag: str) -> str:

