@@ -1,4 +1,4 @@
-"""Sinks every pipeline shares: WebDataset shards and the rejects record.
+"""Sinks every pipeline shares: WebDataset shards, Parquet tables and the rejects record.
 
 WriteShards spreads samples over buckets by a hash of their key, sizes the
 bucket count from the totals so that a bucket is about one shard, and writes
@@ -37,6 +37,14 @@ from corpusio.shards import (
     plan_parts,
     shard_name,
     write_tar,
+)
+from corpusio.tables import (
+    DEFAULT_FILE_BYTES,
+    file_count,
+    file_of,
+    row_bytes,
+    row_digest,
+    table_bytes,
 )
 from pipelines.files import AtomicWriter, join, write_bytes
 from pipelines.stage import REJECTS
@@ -210,18 +218,47 @@ class WriteRejects(beam.PTransform):
         )
 
 
-class WriteParquet(beam.PTransform):
-    """Rows as Parquet files named the hub's way: `<prefix>-NNNNN-of-NNNNN.parquet`."""
+def _write_table(item, prefix: str, schema, files: int) -> str:
+    number, rows = item
+    path = f"{prefix}-{number:05d}-of-{files:05d}.parquet"
+    write_bytes(path, table_bytes(list(rows), schema))
+    return path
 
-    def __init__(self, prefix: str, schema):
+
+def _write_empty_table(totals, prefix: str, schema) -> None:
+    """An empty output is still one (empty) file, so readers find the table and its schema."""
+    if totals[0] == 0:
+        write_bytes(f"{prefix}-00000-of-00001.parquet", table_bytes([], schema))
+
+
+class WriteParquet(beam.PTransform):
+    """Rows as Parquet files named the hub's way: `<prefix>-NNNNN-of-NNNNN.parquet`.
+
+    The same rows give the same files byte for byte (corpusio.tables): the file count
+    comes from the totals, and each row's file and place follow from its content.
+    """
+
+    def __init__(self, prefix: str, schema, file_bytes: int = DEFAULT_FILE_BYTES):
         super().__init__()
         self._prefix = prefix
         self._schema = schema
+        self._file_bytes = file_bytes
 
     def expand(self, rows):
-        return rows | "WriteParquet" >> beam.io.WriteToParquet(
-            self._prefix,
-            self._schema,
-            file_name_suffix=".parquet",
-            shard_name_template="-SSSSS-of-NNNNN",
+        prefix, schema, file_bytes = self._prefix, self._schema, self._file_bytes
+        sized = rows | "Measure" >> beam.Map(lambda r: (row_digest(r), row_bytes(r), r))
+        totals = (
+            sized
+            | "Sizes" >> beam.Map(lambda t: (1, t[1]))
+            | "Totals" >> beam.CombineGlobally(beam.combiners.TupleCombineFn(sum, sum))
+        )
+        files = totals | "Files" >> beam.MapTuple(file_count, file_bytes)
+        _ = totals | "EmptyTable" >> beam.Map(_write_empty_table, prefix, schema)
+        return (
+            sized
+            | "ToFile"
+            >> beam.Map(lambda t, n: (file_of(t[0], n), t[2]), n=beam.pvalue.AsSingleton(files))
+            | "GroupFiles" >> beam.GroupByKey()
+            | "WriteFiles"
+            >> beam.Map(_write_table, prefix, schema, files=beam.pvalue.AsSingleton(files))
         )
