@@ -552,8 +552,8 @@ def make_loader(
 
     Full batches only unless `partial_batches` (evaluation); `epoch_batches` makes each
     worker yield that many batches per pass, cycling its shards.
-    tiling: "workers" (PIL Lanczos in the DataLoader workers, exactly transformers'
-    pixels), "device" (JPEGs decoded by nvJPEG and tiled on `device`), or "auto":
+    tiling: "workers" (Lanczos tiles in the DataLoader workers, transformers' pixels to a
+    level), "device" (JPEGs decoded by nvJPEG and tiled on `device`), or "auto":
     "device" on CUDA with torchvision installed, else "workers".
     max_length: samples with more tokens are skipped and counted as `too_long`.
     """
