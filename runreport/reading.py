@@ -31,6 +31,13 @@ class Sampled:
     skipped: list[str] = field(default_factory=list)
     limited: bool = False
 
+    def add_file(self, rows: list[dict], limit: int) -> None:
+        """Count one file read and keep its rows, up to `limit` rows in all."""
+        self.files_read += 1
+        room = limit - len(self.rows)
+        self.limited |= len(rows) > room
+        self.rows += rows[:room]
+
     def basis(self, unit: str = "rows") -> str:
         """'1,234 rows from 2 of 3 files' (with 'first' when a limit cut the read short)."""
         capped = self.files_read + len(self.skipped) < self.files_total
@@ -87,10 +94,7 @@ def read_parquet(
         except Exception as exc:  # noqa: BLE001 - any unreadable file becomes a note
             sampled.skipped.append(f"{path}: {type(exc).__name__}: {exc}")
             continue
-        sampled.files_read += 1
-        room = limit - len(sampled.rows)
-        sampled.limited |= len(rows) > room
-        sampled.rows += rows[:room]
+        sampled.add_file(rows, limit)
     return sampled
 
 
@@ -129,10 +133,7 @@ def read_shard_indexes(
         except Exception as exc:  # noqa: BLE001 - any unreadable file becomes a note
             sampled.skipped.append(f"{path}: {type(exc).__name__}: {exc}")
             continue
-        sampled.files_read += 1
-        room = limit - len(sampled.rows)
-        sampled.limited |= len(entries) > room
-        sampled.rows += entries[:room]
+        sampled.add_file(entries, limit)
     return sampled
 
 
