@@ -91,9 +91,21 @@ def _cpu_bands(in_size: int, out_size: int, block: int, transpose: bool):
 
 @lru_cache(maxsize=16)
 def _device_bands(in_size: int, out_size: int, device: torch.device, transpose: bool):
-    """One dense matrix: a GPU runs it in one matmul. Fewer kept: each is in_size * out_size."""
-    bands = _band_weights(in_size, out_size, out_size, transpose)
-    return tuple((o0, o1, i0, i1, w.to(device)) for o0, o1, i0, i1, w in bands)
+    """One dense matrix: a GPU runs it in one matmul. Fewer kept: each is in_size * out_size.
+
+    Built on the device from the compact weights (out_size x taps), so an image of a new
+    size costs a small copy and a scatter, not a dense matrix made on the CPU and shipped.
+    """
+    first, count, weights = coefficients(in_size, out_size)
+    taps = np.arange(weights.shape[1])
+    used = taps < count[:, None]
+    cols = np.where(used, first[:, None] + taps, 0)  # unused taps add a zero weight at 0
+    values = np.where(used, weights * TIE_BREAK, 0.0).astype(np.float32)
+    dense = torch.zeros(out_size, in_size, dtype=torch.float32, device=device)
+    dense.scatter_add_(1, torch.from_numpy(cols).to(device), torch.from_numpy(values).to(device))
+    if transpose:
+        dense = dense.T.contiguous()
+    return ((0, out_size, 0, in_size, dense),)
 
 
 def _bands(in_size: int, out_size: int, device: torch.device, transpose: bool, blocks):
