@@ -127,6 +127,14 @@ def run_job(
     return manifest
 
 
+WORKER_NOISE = ("No semi_persistent_directory found",)
+
+
+def _drop_worker_noise(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not any(noise in message for noise in WORKER_NOISE)
+
+
 def cli_main(run: Callable[[list[str] | None], dict]) -> None:
     """Entry point for `python -m pipelines.X`: quiet Beam logs, clear errors, exit codes.
 
@@ -139,6 +147,10 @@ def cli_main(run: Callable[[list[str] | None], dict]) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    # Worker logs reach us through this logger; one warning of every local worker is noise.
+    logging.getLogger("apache_beam.runners.portability.local_job_service").addFilter(
+        _drop_worker_noise
+    )
     try:
         run(None)
     except (NoInputError, TesseractUnavailable) as exc:

@@ -39,3 +39,4 @@ def test_pipeline_workers_print_progress(tmp_path):
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "progress pack: " in run.stderr
+    assert "semi_persistent_directory" not in run.stderr  # worker noise is filtered out
