@@ -71,10 +71,11 @@ def _columns(parquet: pq.ParquetFile, wanted: list[str]) -> list[str]:
     return resolved
 
 
-def read_parquet(
-    files: Files, pattern: str, columns: list[str], limit: int, max_files: int = MAX_FILES
-) -> Sampled:
-    """The first `limit` rows (only `columns`) of the files matching `pattern`."""
+def _sample_files(files: Files, pattern: str, limit: int, max_files: int, read) -> Sampled:
+    """Rows from the files matching `pattern`, `read(path, room)` per file, `limit` in all.
+
+    A file that cannot be read becomes a note in `skipped`, never an error.
+    """
     sampled = Sampled()
     paths = files.glob(pattern)
     sampled.files_total = len(paths)
@@ -82,20 +83,32 @@ def read_parquet(
         if len(sampled.rows) >= limit:
             sampled.limited = True
             break
-        rows = []
         try:
-            with files.open(path) as stream:
-                parquet = pq.ParquetFile(stream)
-                wanted = _columns(parquet, columns)
-                for batch in parquet.iter_batches(batch_size=_BATCH, columns=wanted):
-                    rows += batch.to_pylist()
-                    if len(sampled.rows) + len(rows) >= limit:
-                        break
+            rows = read(path, limit - len(sampled.rows))
         except Exception as exc:  # noqa: BLE001 - any unreadable file becomes a note
             sampled.skipped.append(f"{path}: {type(exc).__name__}: {exc}")
             continue
         sampled.add_file(rows, limit)
     return sampled
+
+
+def read_parquet(
+    files: Files, pattern: str, columns: list[str], limit: int, max_files: int = MAX_FILES
+) -> Sampled:
+    """The first `limit` rows (only `columns`) of the files matching `pattern`."""
+
+    def read(path: str, room: int) -> list[dict]:
+        rows: list[dict] = []
+        with files.open(path) as stream:
+            parquet = pq.ParquetFile(stream)
+            wanted = _columns(parquet, columns)
+            for batch in parquet.iter_batches(batch_size=_BATCH, columns=wanted):
+                rows += batch.to_pylist()
+                if len(rows) >= room:
+                    break
+        return rows
+
+    return _sample_files(files, pattern, limit, max_files, read)
 
 
 def iter_shard_samples(
@@ -121,20 +134,11 @@ def read_shard_indexes(
 
     The indexes give every member's size without opening the shards.
     """
-    sampled = Sampled()
-    paths = files.glob(pattern)
-    sampled.files_total = len(paths)
-    for path in paths[:max_files]:
-        if len(sampled.rows) >= limit:
-            sampled.limited = True
-            break
-        try:
-            entries = json.loads(files.read_bytes(path))["samples"]
-        except Exception as exc:  # noqa: BLE001 - any unreadable file becomes a note
-            sampled.skipped.append(f"{path}: {type(exc).__name__}: {exc}")
-            continue
-        sampled.add_file(entries, limit)
-    return sampled
+
+    def read(path: str, room: int) -> list[dict]:
+        return json.loads(files.read_bytes(path))["samples"]
+
+    return _sample_files(files, pattern, limit, max_files, read)
 
 
 def read_shard_members(
