@@ -81,12 +81,22 @@ def file_name(prefix: str, number: int, files: int) -> str:
     return f"{prefix}-{number:05d}-of-{files:05d}.parquet"
 
 
+def measured(row) -> tuple[str, int, dict]:
+    """(digest, estimated bytes, row): what placing and writing a row need, computed once."""
+    return row_digest(row), row_bytes(row), row
+
+
 def table_bytes(rows: list, schema: pa.Schema) -> bytes:
     """One parquet file of `rows`, ordered by their digests (rows may come in any order)."""
-    ordered = [row for _, row in sorted(((row_digest(r), r) for r in rows), key=lambda p: p[0])]
-    table = pa.Table.from_pylist(ordered, schema=schema)
-    total = sum(row_bytes(r) for r in ordered)
-    group = max(1, math.ceil(len(ordered) * ROW_GROUP_BYTES / total)) if total else None
+    return measured_table_bytes([measured(r) for r in rows], schema)
+
+
+def measured_table_bytes(entries: list[tuple[str, int, dict]], schema: pa.Schema) -> bytes:
+    """table_bytes for rows already `measured`, so nothing is hashed twice."""
+    entries = sorted(entries, key=lambda entry: entry[0])
+    table = pa.Table.from_pylist([row for _, _, row in entries], schema=schema)
+    total = sum(size for _, size, _ in entries)
+    group = max(1, math.ceil(len(entries) * ROW_GROUP_BYTES / total)) if total else None
     out = io.BytesIO()
     pq.write_table(table, out, row_group_size=group)
     return out.getvalue()

@@ -41,9 +41,10 @@ from corpusio.shards import (
 from corpusio.tables import (
     DEFAULT_FILE_BYTES,
     file_count,
+    file_name,
     file_of,
-    row_bytes,
-    row_digest,
+    measured,
+    measured_table_bytes,
     table_bytes,
 )
 from pipelines.files import AtomicWriter, join, write_bytes
@@ -219,16 +220,16 @@ class WriteRejects(beam.PTransform):
 
 
 def _write_table(item, prefix: str, schema, files: int) -> str:
-    number, rows = item
-    path = f"{prefix}-{number:05d}-of-{files:05d}.parquet"
-    write_bytes(path, table_bytes(list(rows), schema))
+    number, entries = item
+    path = file_name(prefix, number, files)
+    write_bytes(path, measured_table_bytes(list(entries), schema))
     return path
 
 
 def _write_empty_table(totals, prefix: str, schema) -> None:
     """An empty output is still one (empty) file, so readers find the table and its schema."""
     if totals[0] == 0:
-        write_bytes(f"{prefix}-00000-of-00001.parquet", table_bytes([], schema))
+        write_bytes(file_name(prefix, 0, 1), table_bytes([], schema))
 
 
 class WriteParquet(beam.PTransform):
@@ -246,7 +247,7 @@ class WriteParquet(beam.PTransform):
 
     def expand(self, rows):
         prefix, schema, file_bytes = self._prefix, self._schema, self._file_bytes
-        sized = rows | "Measure" >> beam.Map(lambda r: (row_digest(r), row_bytes(r), r))
+        sized = rows | "Measure" >> beam.Map(measured)
         totals = (
             sized
             | "Sizes" >> beam.Map(lambda t: (1, t[1]))
@@ -257,7 +258,7 @@ class WriteParquet(beam.PTransform):
         return (
             sized
             | "ToFile"
-            >> beam.Map(lambda t, n: (file_of(t[0], n), t[2]), n=beam.pvalue.AsSingleton(files))
+            >> beam.Map(lambda t, n: (file_of(t[0], n), t), n=beam.pvalue.AsSingleton(files))
             | "GroupFiles" >> beam.GroupByKey()
             | "WriteFiles"
             >> beam.Map(_write_table, prefix, schema, files=beam.pvalue.AsSingleton(files))
