@@ -15,7 +15,6 @@ tiles cross to the device and are normalised there: a quarter of the bytes of fp
 A bad sample (corrupt image, broken json) is skipped and counted, never fatal.
 """
 
-import importlib
 import io
 import json
 import random
@@ -30,6 +29,7 @@ import torch
 import webdataset as wds
 from PIL import Image
 
+from loader import idefics3
 from loader.conversation import IGNORE_INDEX, format_conversation
 
 TILE = 364
@@ -79,11 +79,6 @@ class SkipCounter:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-
-def idefics3():
-    """loader.idefics3, imported at call time so tests can stand in for it."""
-    return importlib.import_module("loader.idefics3")
 
 
 # -- samples ---------------------------------------------------------------------------
@@ -152,7 +147,7 @@ def decode_image(data: bytes, key: str) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-        return idefics3().to_rgb(image)
+        return idefics3.to_rgb(image)
     except IMAGE_ERRORS as exn:
         raise SkipSample("bad_image", f"{key}: {exn}") from exn
 
@@ -184,7 +179,7 @@ def peek_image(data: bytes, key: str) -> EncodedImage:
             raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
             return EncodedImage(raw, image.height, image.width, jpeg=True)
         image.load()
-        rgb = idefics3().to_rgb(image)
+        rgb = idefics3.to_rgb(image)
     except IMAGE_ERRORS as exn:
         raise SkipSample("bad_image", f"{key}: {exn}") from exn
     return EncodedImage(_chw(rgb), rgb.height, rgb.width, jpeg=False)
@@ -215,14 +210,13 @@ def example_to_item(example: Example, tokenizer=None, max_length: int | None = N
     When the example holds `EncodedImage`s the tiles are left to the device: the item
     carries the images and each one's tile count instead.
     """
-    module = idefics3()
     stacks, rows, cols = [], [], []
     for image in example.images:
         if isinstance(image, EncodedImage):
-            r, c = module.grid(*module.tile_geometry(image.height, image.width)[2:])
+            r, c = idefics3.grid(*idefics3.tile_geometry(image.height, image.width)[2:])
         else:
             try:
-                tiles, r, c = module.split_image(image)
+                tiles, r, c = idefics3.split_image(image)
             except IMAGE_ERRORS as exn:
                 raise SkipSample("bad_image", f"{example.key}: {exn}") from exn
             stacks.append(torch.as_tensor(tiles, dtype=torch.uint8))
@@ -235,7 +229,7 @@ def example_to_item(example: Example, tokenizer=None, max_length: int | None = N
     else:
         item["images"] = list(example.images)
     if tokenizer is not None:
-        prompts = [module.image_prompt(r, c) for r, c in zip(rows, cols, strict=True)]
+        prompts = [idefics3.image_prompt(r, c) for r, c in zip(rows, cols, strict=True)]
         try:
             ids, labels = format_conversation(example.turns, len(prompts), prompts, tokenizer)
         except ValueError as exn:
@@ -374,7 +368,7 @@ def _pil_decode(data: torch.Tensor, device: torch.device):
         image.load()
     except IMAGE_ERRORS:
         return None
-    return _chw(idefics3().to_rgb(image)).to(device, non_blocking=True)
+    return _chw(idefics3.to_rgb(image)).to(device, non_blocking=True)
 
 
 def tiles_on_device(batch: dict, device: torch.device, counter: SkipCounter) -> dict:
@@ -382,7 +376,6 @@ def tiles_on_device(batch: dict, device: torch.device, counter: SkipCounter) -> 
 
     A sample with an image that does not decode is dropped from the batch and counted.
     """
-    module = idefics3()
     flat = [image for images in batch["images"] for image in images]
     decoded = iter(decode_on_device(flat, device))
     mask = batch["tile_mask"]
@@ -395,7 +388,7 @@ def tiles_on_device(batch: dict, device: torch.device, counter: SkipCounter) -> 
             if pixels is None:
                 ok = False
                 continue
-            tiles, r, c = module.split_image_tensor(pixels)
+            tiles, r, c = idefics3.split_image_tensor(pixels)
             if (r, c) != (rows, cols):  # the header lied about the size
                 ok = False
                 continue
@@ -437,7 +430,7 @@ def to_device(batch: dict, device: torch.device) -> dict:
         for k, v in batch.items()
         if k != "images"
     }
-    tiles = idefics3().normalise(out["pixel_values"])
+    tiles = idefics3.normalise(out["pixel_values"])
     mask = out["tile_mask"]
     out["pixel_values"] = tiles * mask[:, :, None, None, None].to(tiles.dtype)
     out["pixel_attention_mask"] = mask[:, :, None, None].expand(*mask.shape, TILE, TILE)

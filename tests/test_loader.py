@@ -3,9 +3,7 @@
 import importlib
 import io
 import json
-import sys
 import tarfile
-import types
 
 import pytest
 import torch
@@ -28,47 +26,9 @@ SPECIALS = [
 WORDS = "User Assistant : what is the total answer forty two who signed it ana page one".split()
 
 
-# -- loader.idefics3: the real module, or a stand-in while it is being written ----------
-
-
-def _stub_split(image):
-    """Stand-in geometry: small images stay whole, bigger ones are 1 x 2 tiles + global."""
-    rgb = image.convert("RGB")
-    whole = torch.from_numpy(__import__("numpy").asarray(rgb.resize((TILE, TILE))))
-    whole = whole.permute(2, 0, 1)
-    if max(rgb.size) <= TILE:
-        return whole[None].clone(), 0, 0
-    return torch.stack([whole, whole, whole]), 1, 2
-
-
-def _stub_prompt(rows, cols):
-    tile = "<fake_token_around_image>{}" + "<image>" * 169
-    grid = "".join(
-        "".join(tile.format(f"<row_{r + 1}_col_{c + 1}>") for c in range(cols)) + "\n"
-        for r in range(rows)
-    )
-    glob = tile.format("<global-img>") + "<fake_token_around_image>"
-    return grid + "\n" + glob if rows else glob
-
-
-def _stub_module():
-    module = types.ModuleType("loader.idefics3")
-    module.split_image = _stub_split
-    module.image_prompt = _stub_prompt
-    module.to_rgb = lambda image: image.convert("RGB")
-    module.normalise = lambda tiles: (tiles.float() / 255 - 0.5) / 0.5
-    return module
-
-
-@pytest.fixture(autouse=True)
-def idefics3(monkeypatch):
-    """The real loader.idefics3 when it exists, else the stub."""
-    try:
-        return importlib.import_module("loader.idefics3")
-    except ImportError:
-        stub = _stub_module()
-        monkeypatch.setitem(sys.modules, "loader.idefics3", stub)
-        return stub
+@pytest.fixture
+def idefics3():
+    return importlib.import_module("loader.idefics3")
 
 
 # -- a tokenizer built in-process --------------------------------------------------------
@@ -391,8 +351,6 @@ def test_workers_split_the_shards(tmp_path):
 
 
 def test_matches_transformers_image_processor(tmp_path, idefics3):
-    if isinstance(idefics3, types.ModuleType) and idefics3.split_image is _stub_split:
-        pytest.skip("loader.idefics3 not written yet")
     from transformers import Idefics3ImageProcessorPil
 
     samples = cauldron_samples()[:1]
