@@ -86,17 +86,32 @@ def measured(row) -> tuple[str, int, dict]:
     return row_digest(row), row_bytes(row), row
 
 
+def rows_per_group(count: int, total_bytes: int) -> int:
+    """Rows per row group so that a group holds about ROW_GROUP_BYTES."""
+    if not count or not total_bytes:
+        return max(count, 1)
+    return max(1, math.ceil(count * ROW_GROUP_BYTES / total_bytes))
+
+
+def write_rows(out, entries: Sequence, load_row, schema: pa.Schema) -> None:
+    """Write one parquet file to the stream `out`, one row group at a time.
+
+    entries: (digest, estimated bytes, handle) for each row, in any order; rows go
+    in digest order, and `load_row(handle)` gives a row when its group is written,
+    so at most one row group of rows is in memory.
+    """
+    entries = sorted(entries, key=lambda entry: entry[0])
+    group = rows_per_group(len(entries), sum(entry[1] for entry in entries))
+    with pq.ParquetWriter(out, schema) as writer:
+        if not entries:
+            writer.write_table(schema.empty_table())
+        for start in range(0, len(entries), group):
+            rows = [load_row(entry[2]) for entry in entries[start : start + group]]
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema), row_group_size=len(rows))
+
+
 def table_bytes(rows: list, schema: pa.Schema) -> bytes:
     """One parquet file of `rows`, ordered by their digests (rows may come in any order)."""
-    return measured_table_bytes([measured(r) for r in rows], schema)
-
-
-def measured_table_bytes(entries: list[tuple[str, int, dict]], schema: pa.Schema) -> bytes:
-    """table_bytes for rows already `measured`, so nothing is hashed twice."""
-    entries = sorted(entries, key=lambda entry: entry[0])
-    table = pa.Table.from_pylist([row for _, _, row in entries], schema=schema)
-    total = sum(size for _, size, _ in entries)
-    group = max(1, math.ceil(len(entries) * ROW_GROUP_BYTES / total)) if total else None
     out = io.BytesIO()
-    pq.write_table(table, out, row_group_size=group)
+    write_rows(out, [measured(r) for r in rows], lambda row: row, schema)
     return out.getvalue()

@@ -5,8 +5,9 @@ becomes a `Reject` with the filter's reason. Node-level drops (an image too
 small, a spammy paragraph) edit the document and are counted in its stats.
 """
 
+import hashlib
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from corpusio.accounting import Reject
 from obelics_filter.dedup import newest_first
@@ -23,6 +24,52 @@ def extract_document(page: WebPage) -> WebDocument | Reject:
     if not any(isinstance(n, TextNode) for n in nodes):
         return Reject(page.url, "no_text", "nothing left after DOM simplification")
     return WebDocument(page, nodes)
+
+
+@dataclass(frozen=True)
+class ExtractedPage:
+    """A page just read: its document (or why it has none) and the page gate's verdict.
+
+    The document's page keeps its provenance but not its HTML, which is not
+    needed once the document is extracted.
+    """
+
+    page: WebPage
+    result: WebDocument | Reject
+    gate: str | None = None
+
+
+def extract_page(page: WebPage, config) -> ExtractedPage:
+    """Opt-out check, extraction and the language gate for one page, in one go.
+
+    An exception on one page becomes that page's `error` reject, so the other
+    pages read with it go on.
+    """
+    try:
+        if opted_out(page):
+            tag = page.http_headers.get("x-robots-tag", "")
+            result = Reject(page.url, "opted_out", tag)
+        else:
+            result = extract_document(page)
+        gate = page_verdict(result, config) if isinstance(result, WebDocument) else None
+    except Exception as exc:  # noqa: BLE001 - one bad page must not lose its neighbours
+        result, gate = Reject(page.url, "error", f"{type(exc).__name__}: {exc}"[:1000]), None
+    if isinstance(result, WebDocument):
+        result = replace(result, page=replace(page, html=b""))
+    return ExtractedPage(replace(page, html=b""), result, gate)
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """An image record of a crawl, validated: its data, or why it cannot be used."""
+
+    url: str
+    digest: str  # sha1 of the bytes: picks one record when a URL was captured twice
+    value: ImageData | str
+
+
+def check_image_record(url: str, data: bytes) -> CheckedImage:
+    return CheckedImage(url, hashlib.sha1(data).hexdigest(), resolve(url, data))
 
 
 def opted_out(page: WebPage) -> bool:

@@ -88,10 +88,13 @@ def _headers(record) -> dict[str, str]:
     return {name.lower(): value for name, value in record.http_headers.headers}
 
 
-def read_records(stream, filename: str) -> Iterator:
-    """WebPage, ImageRecord, SkippedRecord or Reject for each record of one WARC/ARC file."""
+def read_records(stream, filename: str, start: int = 0) -> Iterator:
+    """WebPage, ImageRecord, SkippedRecord or Reject for each record of one WARC/ARC file.
+
+    `start`: where in the file the stream begins (a range from `read_range`).
+    """
     iterator = ArchiveIterator(stream, arc2warc=True)
-    offset = 0
+    offset = start
     try:
         for record in iterator:
             url = record.rec_headers.get_header("WARC-Target-URI") or ""
@@ -123,3 +126,63 @@ def read_records(stream, filename: str) -> Iterator:
                 yield Reject(where, "not_html", f"{url}: {kind or 'no content type'}")
     except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError) as exc:
         yield Reject(f"{filename}@{offset}", "corrupt_warc", f"{type(exc).__name__}: {exc}"[:500])
+
+
+# --- splitting a file into ranges of records, so that several workers read it ---------------
+
+READ_ERRORS = (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError)
+
+
+def record_offsets(stream) -> tuple[list[int], bool]:
+    """(start offsets of the records, whether the file may be split between them).
+
+    Reads to the end (or to the first damage) without parsing bodies. ARC files
+    are not split: their records depend on the file header.
+    """
+    iterator = ArchiveIterator(stream, arc2warc=True)
+    offsets: list[int] = []
+    splittable = True
+    try:
+        for record in iterator:
+            offsets.append(iterator.get_record_offset())
+            if record.format != "warc":
+                splittable = False
+    except READ_ERRORS:
+        pass  # the range that reaches the damage rejects it as corrupt_warc
+    return offsets, splittable
+
+
+def split_ranges(offsets: list[int], per_range: int, splittable: bool = True) -> list[tuple]:
+    """(start, end) byte ranges of about `per_range` records each; the last ends at None (EOF)."""
+    starts = [0] + (offsets[per_range::per_range] if splittable else [])
+    return list(zip(starts, [*starts[1:], None], strict=True))
+
+
+class _Range:
+    """A read-only view of a stream from its current position up to `end` (None: no end)."""
+
+    def __init__(self, stream, end: int | None):
+        self._stream = stream
+        self._end = end
+
+    def read(self, size: int = -1) -> bytes:
+        if self._end is not None:
+            left = self._end - self._stream.tell()
+            if left <= 0:
+                return b""
+            size = left if size is None or size < 0 else min(size, left)
+        return self._stream.read(size)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+
+def read_range(stream, filename: str, start: int, end: int | None) -> Iterator:
+    """read_records over the records that begin in [start, end) of a seekable stream."""
+    stream.seek(start)
+    yield from read_records(_Range(stream, end), filename, start)

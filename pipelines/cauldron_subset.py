@@ -9,7 +9,6 @@ DIR/<subset>/decontamination.json (rows removed for matching a benchmark image,
 and groups of identical images inside the subset), rejects, manifest and report.
 """
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -24,18 +23,22 @@ from corpusio.report import stage_order
 from corpusio.shards import Sample
 from pipelines.files import join, write_bytes
 from pipelines.job import cli_main, run_job
-from pipelines.options import add_resume_args, add_shard_args, pipeline_options
+from pipelines.options import (
+    add_resume_args,
+    add_shard_args,
+    new_parser,
+    parse_pipeline_args,
+    pipeline_options,
+)
+from pipelines.outputs import shard_files, table_files
+from pipelines.parts import load
 from pipelines.resume import ResumeOptions
 from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
 from pipelines.stage import Stage
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.cauldron_subset",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = new_parser("pipelines.cauldron_subset", __doc__)
     parser.add_argument("--subset", required=True, choices=sorted(REGISTRY))
     parser.add_argument("--input", required=True, help="the source dataset's folder or file")
     parser.add_argument("--output", required=True, help="output folder; the subset goes below")
@@ -56,7 +59,7 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="seed of the prompt phrasing draw")
     add_shard_args(parser, default_prefix="cauldron")
     add_resume_args(parser)
-    return parser.parse_known_args(argv)
+    return parse_pipeline_args(parser, argv)
 
 
 class _Fetch(beam.DoFn):
@@ -175,7 +178,11 @@ def run(argv=None, save_main_session=True) -> dict:
     out = join(args.output, args.subset)
     seed, images, source = args.seed, args.images, args.input
     resume = ResumeOptions(
-        out, restart=args.restart, keep_work=args.keep_work, wait=not args.no_wait
+        out,
+        restart=args.restart,
+        keep_work=args.keep_work,
+        wait=not args.no_wait,
+        overwrite=args.overwrite,
     )
 
     def build(p):
@@ -188,9 +195,13 @@ def run(argv=None, save_main_session=True) -> dict:
                 lambda path: converter.read_source(path, images=images),
                 fanout=True,
                 id_of=str,
+                store=lambda item, put: put(item),
+                spill=resume.spill("items"),
             )
         )
-        items = items | "Spread" >> beam.Reshuffle()
+        # One reader lists the source; its items are stored, and only their
+        # references are spread over the workers.
+        items = items | "Spread" >> beam.Reshuffle() | "LoadItems" >> beam.Map(load)
         if args.fetch_images:
             items = items | "FetchImages" >> beam.ParDo(_Fetch(args.allow_loopback))
         rows, r_convert = items | "Convert" >> Stage(
@@ -232,14 +243,18 @@ def run(argv=None, save_main_session=True) -> dict:
         _ = (
             rows
             | "Rows" >> beam.Values()
-            | "WriteParquet" >> WriteParquet(join(out, "train"), SCHEMA)
+            | "WriteParquet" >> WriteParquet(join(out, "train"), SCHEMA, spill=resume.spill("rows"))
         )
         rejects.append(
             rows
             | "Samples" >> beam.Map(_sample)
             | "WriteShards"
             >> WriteShards(
-                join(out, "shards"), args.shard_prefix, args.shard_max_samples, args.shard_max_bytes
+                join(out, "shards"),
+                args.shard_prefix,
+                args.shard_max_samples,
+                args.shard_max_bytes,
+                spill=resume.spill("shards"),
             )
         )
         _ = tuple(rejects) | "AllRejects" >> beam.Flatten() | "WriteRejects" >> WriteRejects(out)
@@ -260,7 +275,12 @@ def run(argv=None, save_main_session=True) -> dict:
         outputs={"data": out, "report": join(out, "decontamination.json")},
         extra={"subset": args.subset},
         resume=resume,
-        stale=["train-*.parquet", "shards/*", "decontamination.json", "README.md"],
+        owned=[
+            *table_files("train"),
+            *shard_files("shards", args.shard_prefix),
+            r"decontamination\.json",
+            r"README\.md",
+        ],
     )
     if manifest.get("dry_run") or manifest.get("submitted"):
         return manifest

@@ -19,18 +19,35 @@ from apache_beam.io import fileio
 from corpusio.accounting import Reject
 from docmatix.checkpoint import completion_line, read_completion_line
 from docmatix.pdfa_reader import read_sample
-from docmatix.qa_assemble import PARSERS, AssembleOptions, assemble, select_document
+from docmatix.qa_assemble import (
+    PARSERS,
+    AssembledDoc,
+    AssembleOptions,
+    SelectedDoc,
+    assemble,
+    select_document,
+)
 from docmatix.qa_records import Completion
 from docmatix.qa_rows import IMAGES_SCHEMA, PDF_SCHEMA, split_rank
 from pipelines.files import AtomicWriter, join
 from pipelines.job import cli_main, run_job
-from pipelines.options import pipeline_options, pipeline_parser
+from pipelines.options import parse_pipeline_args, pipeline_options, pipeline_parser
+from pipelines.outputs import shard_files, table_files
+from pipelines.parts import load
+from pipelines.records import AssembledRef, SelectedRef
 from pipelines.resume import resume_options
-from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
+from pipelines.sinks import (
+    WriteParquet,
+    WriteRejects,
+    WriteShards,
+    row_entry,
+    shard_entry,
+)
 from pipelines.sources import ReadShards, check_patterns
 from pipelines.stage import Stage
 
 LLM_KINDS = ("offline", "openai", "vllm", "beam-vllm")
+SPLITS = ("train", "test")
 CHECKPOINT_DIR = "checkpoint"
 
 
@@ -89,7 +106,7 @@ def parse_args(argv):
         metavar="N",
         help="put N documents in a test split (no document in both)",
     )
-    return parser.parse_known_args(argv)
+    return parse_pipeline_args(parser, argv)
 
 
 DEFAULT_OPENAI_MODEL = "microsoft/Phi-3-small-8k-instruct"  # the model Docmatix used
@@ -161,8 +178,24 @@ def _read_checkpoint_lines(readable):
             yield completion.id, completion
 
 
+def store_selected(selected: SelectedDoc, put, options: AssembleOptions) -> SelectedRef:
+    """The selected document and each chunk's request, stored; only references go on."""
+    requests = tuple((r.id, put(r)) for r in selected.requests(options))
+    return SelectedRef(selected.doc.key, put(selected), requests, len(selected.doc.page_texts))
+
+
+def store_assembled(assembled: AssembledDoc, put) -> AssembledRef:
+    return AssembledRef(
+        assembled.doc.key,
+        row_entry(assembled.images_row(), put),
+        tuple(row_entry(row, put) for row in assembled.pdf_rows()),
+        shard_entry(assembled.sample(), put),
+        assembled.stats,
+    )
+
+
 def _resume_or_generate(item):
-    """(chunk id, {request, done}) -> ('done', completion) or ('todo', request).
+    """(chunk id, {request, done}) -> ('done', completion) or ('todo', stored request).
 
     Checkpoint lines of chunks this run does not have were filtered out before.
     """
@@ -208,6 +241,8 @@ def run(argv=None, save_main_session=True) -> dict:
         max_new_tokens=args.max_new_tokens,
     )
     checkpoint_dir = join(args.output, CHECKPOINT_DIR)
+    resume = resume_options(args)
+    spill = resume.spill("documents")
 
     def build(p):
         samples, r_read = p | "ReadShards" >> ReadShards(patterns)
@@ -218,9 +253,11 @@ def run(argv=None, save_main_session=True) -> dict:
             "select",
             lambda d: select_document(d, options),
             id_of=lambda d: d.key,
-            stats=lambda s: {"chunks": len(s.chunks), "pages": len(s.doc.page_texts)},
+            stats=lambda s: {"chunks": len(s.requests), "pages": s.pages},
+            store=lambda s, put: store_selected(s, put, options),
+            spill=spill,
         )
-        requests = selected | "Requests" >> beam.FlatMap(lambda s: s.requests(options))
+        requests = selected | "Requests" >> beam.FlatMap(lambda s: s.requests)
         done = (
             p
             | "CheckpointPattern" >> beam.Create([join(checkpoint_dir, "*.jsonl")])
@@ -229,7 +266,7 @@ def run(argv=None, save_main_session=True) -> dict:
             | "ReadCheckpoint" >> beam.FlatMap(_read_checkpoint_lines)
         )
         routed = (
-            {"request": requests | "KeyRequests" >> beam.Map(lambda r: (r.id, r)), "done": done}
+            {"request": requests, "done": done}
             | "JoinCheckpoint" >> beam.CoGroupByKey()
             | "OnlyThisRun" >> beam.Filter(lambda item: bool(list(item[1]["request"])))
             | "Resume"
@@ -250,6 +287,7 @@ def run(argv=None, save_main_session=True) -> dict:
             resumed
             | "Todo" >> beam.Filter(lambda t: t[0] == "todo")
             | "TodoValues" >> beam.Values()
+            | "LoadRequests" >> beam.Map(load)
         )
         if args.llm == "beam-vllm":
             generated = _beam_vllm_completions(todo, args.model, args.max_new_tokens)
@@ -275,17 +313,19 @@ def run(argv=None, save_main_session=True) -> dict:
         )
         all_completions = (reused, fresh) | "AllCompletions" >> beam.Flatten()
         joined = {
-            "selected": selected | "KeySelected" >> beam.Map(lambda s: (s.doc.key, s)),
+            "selected": selected | "KeySelected" >> beam.Map(lambda s: (s.key, s)),
             "completions": all_completions
             | "KeyCompletions" >> beam.Map(lambda c: (c.id.rsplit(":", 1)[0], c)),
         } | "JoinDocuments" >> beam.CoGroupByKey()
         rows, r_assemble = joined | "Assemble" >> Stage(
             "assemble",
             lambda item: assemble(
-                list(item[1]["selected"])[0], list(item[1]["completions"]), options
+                load(list(item[1]["selected"])[0].doc), list(item[1]["completions"]), options
             ),
             id_of=lambda item: item[0],
             stats=lambda a: a.stats,
+            store=store_assembled,
+            spill=spill,
         )
         r_shards = _write_rows(rows, args)
         _ = (
@@ -313,10 +353,18 @@ def run(argv=None, save_main_session=True) -> dict:
             "shards": join(args.output, "shards"),
             "checkpoint": checkpoint_dir,
         },
-        resume=resume_options(args),
+        resume=resume,
         # Rows are rewritten in full; finished chunks stay in the checkpoint (unless --restart).
-        stale=["data/*.parquet", "pdf/*.parquet", "shards/*"]
-        + ([CHECKPOINT_DIR] if args.restart else []),
+        owned=[
+            *(
+                p
+                for kind in ("data", "pdf")
+                for split in SPLITS
+                for p in table_files(f"{kind}/{split}")
+            ),
+            *shard_files("shards", args.shard_prefix),
+        ]
+        + ([rf"{CHECKPOINT_DIR}/part-[0-9a-f]{{32}}\.jsonl"] if args.restart else []),
         extra={
             "generator": "offline-extractive" if args.llm == "offline" else args.llm,
             "model": backend_options(args).get("model"),
@@ -329,19 +377,20 @@ def run(argv=None, save_main_session=True) -> dict:
 def _write_rows(rows, args):
     """Parquet (images config, pdf config) split train/test by key rank, and shards.
 
-    Returns the shard sink's rejects.
+    Only small records (AssembledRef) pass the split; the rows are read back when
+    their files are written. Returns the shard sink's rejects.
     """
     test_keys = (
         rows
-        | "Ranks" >> beam.Map(lambda a: (split_rank(a.doc.key), a.doc.key))
+        | "Ranks" >> beam.Map(lambda a: (split_rank(a.key), a.key))
         | "SmallestRanks" >> beam.combiners.Top.Smallest(max(args.zero_shot_split, 0))
         | "TestKeys" >> beam.Map(lambda ranked: {key for _, key in ranked})
     )
     tagged = rows | "Split" >> beam.Map(
-        lambda a, test: ("test" if a.doc.key in test else "train", a),
+        lambda a, test: ("test" if a.key in test else "train", a),
         test=beam.pvalue.AsSingleton(test_keys),
     )
-    for split in ("train", "test") if args.zero_shot_split > 0 else ("train",):
+    for split in SPLITS if args.zero_shot_split > 0 else ("train",):
         part = (
             tagged
             | f"Only{split}" >> beam.Filter(lambda t, s=split: t[0] == s)
@@ -349,20 +398,23 @@ def _write_rows(rows, args):
         )
         _ = (
             part
-            | f"ImagesRows{split}" >> beam.Map(lambda a: a.images_row())
+            | f"ImagesRows{split}" >> beam.Map(lambda a: a.images_row)
             | (
                 f"WriteImages{split}"
-                >> WriteParquet(join(args.output, "data", split), IMAGES_SCHEMA)
+                >> WriteParquet(join(args.output, "data", split), IMAGES_SCHEMA, stored=True)
             )
         )
         _ = (
             part
-            | f"PdfRows{split}" >> beam.FlatMap(lambda a: a.pdf_rows())
-            | (f"WritePdf{split}" >> WriteParquet(join(args.output, "pdf", split), PDF_SCHEMA))
+            | f"PdfRows{split}" >> beam.FlatMap(lambda a: a.pdf_rows)
+            | (
+                f"WritePdf{split}"
+                >> WriteParquet(join(args.output, "pdf", split), PDF_SCHEMA, stored=True)
+            )
         )
     shard_rejects = (
         rows
-        | "ToSamples" >> beam.Map(lambda a: a.sample())
+        | "ToSamples" >> beam.Map(lambda a: a.shard)
         | (
             "WriteShards"
             >> WriteShards(
@@ -370,6 +422,7 @@ def _write_rows(rows, args):
                 args.shard_prefix,
                 args.shard_max_samples,
                 args.shard_max_bytes,
+                stored=True,
             )
         )
     )

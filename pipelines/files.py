@@ -30,6 +30,13 @@ class AtomicWriter:
     def tell(self) -> int:
         return self.bytes_written
 
+    def flush(self) -> None:
+        self._stream.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._stream is None or self._stream.closed
+
     def __exit__(self, exc_type, exc, tb):
         self._stream.close()
         if exc_type is not None:

@@ -20,10 +20,11 @@ from apache_beam.options.pipeline_options import TestOptions
 from corpusio.accounting import build_manifest, check_manifest, stage_counts
 from corpusio.report import render_markdown
 from pipelines.files import join, read_bytes, write_bytes
-from pipelines.resume import ResumeOptions, finish_output, prepare_output, resume_counts
+from pipelines.outputs import MANIFEST_NAME, clear_work, prepare_output
+from pipelines.parts import forget_open_parts
+from pipelines.resume import ResumeOptions, resume_counts
 from runreport import write_html_report
 
-MANIFEST_NAME = "manifest.json"
 REPORT_NAME = "report.md"
 HTML_REPORT_NAME = "report.html"
 NO_WAIT_ENV = "VLM_CORPUS_NO_WAIT"  # set in Flex Template images: same as --no-wait
@@ -48,6 +49,19 @@ def collect_counters(result) -> dict[tuple[str, str], int]:
     return counters
 
 
+def _boundaries(pipeline, result) -> list[dict] | None:
+    """Sampled bytes per element of what crossed between fused stages (local runs only)."""
+    if not hasattr(result, "monitoring_infos"):
+        return None
+    try:
+        from pipelines.boundaries import boundary_sizes
+
+        return boundary_sizes(pipeline.to_runner_api(), list(result.monitoring_infos()))
+    except Exception as exc:  # noqa: BLE001 - a diagnostic must never fail the run
+        logging.warning("could not measure stage boundaries: %r", exc)
+        return None
+
+
 def _match(pattern: str) -> list[str]:
     return [m.path for m in FileSystems.match([pattern])[0].metadata_list]
 
@@ -66,12 +80,14 @@ def run_job(
     outputs: dict[str, str] | None = None,
     extra: dict | None = None,
     resume: ResumeOptions | None = None,
-    stale: Iterable[str] = (),
+    owned: Iterable[str] = (),
 ) -> dict:
     """Build the graph with `build(pipeline)`, run it to the end, write manifest.json + report.md.
 
-    Before running, an earlier run's outputs (`stale` patterns under output_dir, plus
-    the manifest, reports and rejects) are removed; its saved work is kept and reused.
+    Before running, the output folder is checked (pipelines.outputs: empty, an earlier
+    run of this pipeline, or --overwrite) and an earlier run's files are removed: the
+    manifest, reports, rejects and whatever the `owned` patterns (regular expressions
+    over paths relative to output_dir) match; its saved work is kept and reused.
     With --dry_run (e.g. DataflowRunner building the job request without submitting)
     nothing is read or written and {"dry_run": True, "job": ...} is returned; with
     --no-wait it returns {"submitted": True, ...} as soon as the runner has the job.
@@ -82,7 +98,9 @@ def run_job(
     resume = resume or ResumeOptions(output_dir)
     dry_run = bool(options.view_as(TestOptions).dry_run)
     if not dry_run:
-        prepare_output(resume, stale)
+        prepare_output(
+            output_dir, pipeline_name, owned, overwrite=resume.overwrite, restart=resume.restart
+        )
     pipeline = beam.Pipeline(options=options)
     build(pipeline)
     result = pipeline.run()
@@ -104,6 +122,9 @@ def run_job(
         extra=extra,
     )
     manifest["resume"] = resume_counts(counters)
+    boundaries = _boundaries(pipeline, result)
+    if boundaries is not None:
+        manifest["boundaries"] = boundaries
     manifest_path = join(output_dir, MANIFEST_NAME)
     report_path = join(output_dir, REPORT_NAME)
     html_path = join(output_dir, HTML_REPORT_NAME)
@@ -123,7 +144,8 @@ def run_job(
     logging.info("manifest: %s", manifest_path)
     print(f"manifest: {manifest_path}\nreport: {html_path}")
     check_manifest(manifest)
-    finish_output(resume)
+    forget_open_parts()
+    clear_work(output_dir, keep_checkpoints=resume.keep_work)
     return manifest
 
 
@@ -143,6 +165,7 @@ def cli_main(run: Callable[[list[str] | None], dict]) -> None:
     """
     from corpusio.accounting import UnbalancedRunError
     from docmatix.ocr import TesseractUnavailable
+    from pipelines.outputs import OutputNotEmpty
     from pipelines.sources import NoInputError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -153,7 +176,7 @@ def cli_main(run: Callable[[list[str] | None], dict]) -> None:
     )
     try:
         run(None)
-    except (NoInputError, TesseractUnavailable) as exc:
+    except (NoInputError, TesseractUnavailable, OutputNotEmpty) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except UnbalancedRunError as exc:

@@ -7,6 +7,8 @@ named explicitly) is passed through untouched.
 """
 
 import argparse
+import difflib
+import functools
 import logging
 import os
 
@@ -65,17 +67,67 @@ def pipeline_options(beam_args: list[str], save_main_session: bool = True) -> Pi
     return options
 
 
+def new_parser(module: str, doc: str) -> argparse.ArgumentParser:
+    """A pipeline's argument parser: no abbreviated flags, since Beam's flags share the line."""
+    return argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+
+
+def _all_option_classes(cls=PipelineOptions):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_option_classes(sub)
+
+
+@functools.cache
+def beam_flag_parser() -> argparse.ArgumentParser:
+    """A parser that knows every Beam pipeline option (Dataflow's included)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for cls in dict.fromkeys(_all_option_classes()):
+        try:
+            cls._add_argparse_args(parser)
+        except argparse.ArgumentError:
+            continue  # an option class that repeats another's flag
+    return parser
+
+
+def _flags(parser: argparse.ArgumentParser) -> list[str]:
+    return [flag for action in parser._actions for flag in action.option_strings]
+
+
+def parse_pipeline_args(parser: argparse.ArgumentParser, argv) -> tuple[argparse.Namespace, list]:
+    """(our flags, Beam's flags); anything that is neither stops the run with exit code 2.
+
+    A mistyped flag names the closest valid one; a stray value (often a glob the
+    shell expanded because it was not quoted) is refused rather than ignored.
+    """
+    args, rest = parser.parse_known_args(argv)
+    _, unknown = beam_flag_parser().parse_known_args(rest)
+    for token in unknown:
+        if token.startswith("-"):
+            flag = token.split("=", 1)[0]
+            known = _flags(parser) + _flags(beam_flag_parser())
+            close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            parser.error(f"unknown flag {flag}{hint}")
+        parser.error(
+            f"unexpected argument {token!r}: give each value after its flag, and quote "
+            "input patterns (--input 'DIR/*.pdf') so that the shell does not expand them"
+        )
+    return args, rest
+
+
 def pipeline_parser(module: str, doc: str, input_help: str, shard_prefix: str):
     """An argument parser with the flags every pipeline shares.
 
     --input (repeatable pattern), --output and the shard flags; the pipeline
     adds its own, and flags it does not know go to Beam.
     """
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {module}",
-        description=doc,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = new_parser(module, doc)
     parser.add_argument(
         "--input",
         action="append",
@@ -131,6 +183,11 @@ def add_resume_args(parser: argparse.ArgumentParser) -> None:
         "--keep-work",
         action="store_true",
         help="keep OUTPUT/_work (per-item results) after the run succeeds",
+    )
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into an output folder that holds other files (they are left alone)",
     )
     group.add_argument(
         "--no-wait",

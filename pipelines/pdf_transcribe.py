@@ -13,14 +13,32 @@ import apache_beam as beam
 
 from docmatix.ocr import check_tesseract
 from docmatix.pdfa import PAGE_SCHEMA
-from docmatix.transcribe import OCR_MODES, TranscribeOptions, transcribe
+from docmatix.transcribe import OCR_MODES, TranscribeOptions, Transcript, transcribe
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
-from pipelines.options import file_pipeline_parser, is_local, pipeline_options
+from pipelines.options import (
+    file_pipeline_parser,
+    is_local,
+    parse_pipeline_args,
+    pipeline_options,
+)
+from pipelines.outputs import shard_files, table_files
+from pipelines.records import StoredTranscript
 from pipelines.resume import resume_options
-from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
-from pipelines.sources import ReadFiles, check_patterns
+from pipelines.sinks import (
+    WriteParquet,
+    WriteRejects,
+    WriteShards,
+    row_entry,
+    shard_entry,
+)
+from pipelines.sources import ReadFiles, check_patterns, with_bytes
 from pipelines.stage import Stage
+
+
+def store_transcript(transcript: Transcript, put) -> StoredTranscript:
+    rows = [row_entry(row, put) for row in transcript.page_rows()]
+    return StoredTranscript(shard_entry(transcript.sample(), put), rows, transcript.stats())
 
 
 def parse_args(argv):
@@ -54,7 +72,7 @@ def parse_args(argv):
         action="store_true",
         help="add page images as Docmatix stored them (150 dpi PNG)",
     )
-    return parser.parse_known_args(argv)
+    return parse_pipeline_args(parser, argv)
 
 
 def run(argv=None, save_main_session=True) -> dict:
@@ -79,23 +97,28 @@ def run(argv=None, save_main_session=True) -> dict:
         files, read_rejects = p | "ReadFiles" >> ReadFiles(patterns, args.max_file_bytes)
         transcripts, transcribe_rejects = files | "Transcribe" >> Stage(
             "transcribe",
-            lambda f: transcribe(f.path, f.data, options),
+            with_bytes(lambda path, data: transcribe(path, data, options)),
             id_of=lambda f: f.path,
-            stats=lambda t: t.stats(),
+            stats=lambda t: t.stats,
             checkpoint=resume.checkpoint("transcribe", options),
+            store=store_transcript,
         )
         shard_rejects = (
             transcripts
-            | "ToSamples" >> beam.Map(lambda t: t.sample())
+            | "ShardEntries" >> beam.Map(lambda t: t.shard)
             | "WriteShards"
             >> WriteShards(
-                shards_dir, args.shard_prefix, args.shard_max_samples, args.shard_max_bytes
+                shards_dir,
+                args.shard_prefix,
+                args.shard_max_samples,
+                args.shard_max_bytes,
+                stored=True,
             )
         )
         _ = (
             transcripts
-            | "PageRows" >> beam.FlatMap(lambda t: t.page_rows())
-            | "WritePages" >> WriteParquet(pages_prefix, PAGE_SCHEMA)
+            | "PageRows" >> beam.FlatMap(lambda t: t.rows)
+            | "WritePages" >> WriteParquet(pages_prefix, PAGE_SCHEMA, stored=True)
         )
         _ = (
             (read_rejects, transcribe_rejects, shard_rejects)
@@ -116,7 +139,7 @@ def run(argv=None, save_main_session=True) -> dict:
             "rejects": join(args.output, "rejects-*.jsonl"),
         },
         resume=resume,
-        stale=["shards/*", "pages/*"],
+        owned=[*shard_files("shards", args.shard_prefix), *table_files("pages/pages")],
     )
 
 

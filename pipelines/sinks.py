@@ -1,5 +1,12 @@
 """Sinks every pipeline shares: WebDataset shards, Parquet tables and the rejects record.
 
+Payloads never pass through a shuffle here. A sink's first step, fused with
+the stage that made its input, writes each sample or row to a part file
+(pipelines.parts) and passes on a small entry: key, content digest, size and
+where it is stored. Shards and files are planned from the entries alone, and
+the writer reads each payload back by offset as it writes it. A stage that
+already stored its payloads hands its entries over directly (`stored=True`).
+
 WriteShards spreads samples over buckets by a hash of their key, sizes the
 bucket count from the totals so that a bucket is about one shard, and writes
 each bucket's samples in key order, cut at the caps. Shard numbers are fixed
@@ -44,22 +51,52 @@ from corpusio.tables import (
     file_name,
     file_of,
     measured,
-    measured_table_bytes,
     table_bytes,
+    write_rows,
 )
 from pipelines.files import AtomicWriter, join, write_bytes
+from pipelines.parts import PartWriter, load
+from pipelines.records import RowEntry, ShardEntry
 from pipelines.stage import REJECTS
 
 SHARD_STAGE = "shards"
 BUCKET_FILL = 0.8  # aim buckets below the caps so few of them spill into a second shard
 
 
-def _digest(sample: Sample) -> str:
+def sample_digest(sample: Sample) -> str:
     h = hashlib.sha256()
     for ext in sorted(sample.members):
         h.update(ext.encode())
         h.update(hashlib.sha256(sample.members[ext]).digest())
     return h.hexdigest()
+
+
+def shard_entry(sample: Sample, put) -> ShardEntry:
+    """Store a sample with `put` (a PartWriter's) and describe it for planning."""
+    return ShardEntry(sample.key, sample_digest(sample), sample.tar_bytes, put(sample))
+
+
+def row_entry(row: dict, put) -> RowEntry:
+    digest, size, _ = measured(row)
+    return RowEntry(digest, size, put(row))
+
+
+class StoreEach(beam.DoFn):
+    """Write each element to a part file; pass on `entry_of(element, put)` instead."""
+
+    def __init__(self, folder: str, entry_of):
+        self._folder = folder
+        self._entry_of = entry_of
+        self._writer = None
+
+    def start_bundle(self):
+        self._writer = PartWriter(self._folder)
+
+    def process(self, element):
+        yield self._entry_of(element, self._writer.put)
+
+    def finish_bundle(self):
+        self._writer.close()
 
 
 def bucket_count(totals: tuple[int, int], max_samples: int, max_bytes: int) -> int:
@@ -72,17 +109,43 @@ def bucket_count(totals: tuple[int, int], max_samples: int, max_bytes: int) -> i
 
 
 def dedup_sorted(entries: list) -> tuple[list, list]:
-    """Entries (key, digest, ...) sorted; keep the first of each key, return (kept, dropped)."""
+    """Entries sorted by key; keep the first of each key, return (kept, dropped)."""
     kept, dropped = [], []
     for entry in entries:
-        (dropped if kept and kept[-1][0] == entry[0] else kept).append(entry)
+        (dropped if kept and kept[-1].key == entry.key else kept).append(entry)
     return kept, dropped
 
 
-def _parts_for_bucket(item, max_samples, max_bytes):
-    bucket, entries = item
-    kept, _ = dedup_sorted(sorted(entries))
-    return bucket, len(plan_parts([size for _, _, size in kept], max_samples, max_bytes))
+class _PlanBucket(beam.DoFn):
+    """A bucket's entries in key order, duplicates rejected, cut into shard-sized parts."""
+
+    def __init__(self, max_samples, max_bytes):
+        self._max_samples = max_samples
+        self._max_bytes = max_bytes
+        ns = stage_namespace(SHARD_STAGE)
+        self._in = Metrics.counter(ns, IN)
+        self._rejected = Metrics.counter(ns, REJECTED)
+        self._duplicates = Metrics.counter(ns, REASON_PREFIX + "duplicate_key")
+
+    def process(self, item):
+        bucket, entries = item
+        entries = sorted(entries, key=lambda e: (e.key, e.digest, e.stored.path, e.stored.offset))
+        self._in.inc(len(entries))
+        kept, dropped = dedup_sorted(entries)
+        for entry in dropped:
+            self._rejected.inc()
+            self._duplicates.inc()
+            yield beam.pvalue.TaggedOutput(
+                REJECTS,
+                Reject(
+                    entry.key,
+                    "duplicate_key",
+                    f"another sample has this key (sha256 {entry.digest[:16]})",
+                    SHARD_STAGE,
+                ),
+            )
+        parts = plan_parts([e.size for e in kept], self._max_samples, self._max_bytes)
+        yield bucket, [[kept[i] for i in part] for part in parts]
 
 
 def _offsets(parts_per_bucket: list[tuple[int, int]]) -> dict[int, int]:
@@ -93,42 +156,23 @@ def _offsets(parts_per_bucket: list[tuple[int, int]]) -> dict[int, int]:
     return offsets
 
 
-class _WriteBucket(beam.DoFn):
-    def __init__(self, output_dir, prefix, max_samples, max_bytes):
+class _WriteParts(beam.DoFn):
+    """Write a bucket's planned parts as tars, reading each sample back from its part file."""
+
+    def __init__(self, output_dir, prefix):
         self._output_dir = output_dir
         self._prefix = prefix
-        self._max_samples = max_samples
-        self._max_bytes = max_bytes
         ns = stage_namespace(SHARD_STAGE)
-        self._in = Metrics.counter(ns, IN)
         self._out = Metrics.counter(ns, OUT)
-        self._rejected = Metrics.counter(ns, REJECTED)
-        self._duplicates = Metrics.counter(ns, REASON_PREFIX + "duplicate_key")
         self._shards = Metrics.counter(ns, STAT_PREFIX + "shard_files")
         self._bytes = Metrics.counter(ns, STAT_PREFIX + "shard_bytes")
 
-    def process(self, item, offsets):
-        bucket, samples = item
-        entries = sorted((s.key, _digest(s), s.tar_bytes, s) for s in samples)
-        self._in.inc(len(entries))
-        kept, dropped = dedup_sorted([e[:3] + (i,) for i, e in enumerate(entries)])
-        for key, digest, _, _ in dropped:
-            self._rejected.inc()
-            self._duplicates.inc()
-            yield beam.pvalue.TaggedOutput(
-                REJECTS,
-                Reject(
-                    key,
-                    "duplicate_key",
-                    f"another sample has this key (sha256 {digest[:16]})",
-                    SHARD_STAGE,
-                ),
-            )
-        parts = plan_parts([size for _, _, size, _ in kept], self._max_samples, self._max_bytes)
+    def process(self, planned, offsets):
+        bucket, parts = planned
         for number, part in enumerate(parts, start=offsets[bucket]):
             name = shard_name(self._prefix, number)
             with AtomicWriter(join(self._output_dir, name)) as out:
-                index = write_tar(out, (entries[kept[i][3]][3] for i in part))
+                index = write_tar(out, (load(entry.stored) for entry in part))
             write_bytes(join(self._output_dir, index_name(name)), dumps_index(name, index))
             count = len(index)
             self._out.inc(count)
@@ -145,6 +189,8 @@ def _write_info(infos, output_dir, name):
 class WriteShards(beam.PTransform):
     """Write Samples as WebDataset tars plus `_info.json` under `output_dir`; returns rejects.
 
+    Samples are first stored under `spill` (a folder, ResumeOptions.spill); with
+    `stored=True` the input is ShardEntry records whose samples are stored already.
     Counted as stage `shards`: samples in, samples written, duplicate keys rejected.
     """
 
@@ -155,48 +201,58 @@ class WriteShards(beam.PTransform):
         max_samples: int = DEFAULT_MAX_SAMPLES,
         max_bytes: int = DEFAULT_MAX_BYTES,
         name: str | None = None,
+        spill: str | None = None,
+        stored: bool = False,
     ):
         super().__init__()
+        if not (stored or spill):
+            raise ValueError("WriteShards needs a spill folder for samples not stored yet")
         self._output_dir = output_dir
         self._prefix = prefix
         self._max_samples = max_samples
         self._max_bytes = max_bytes
         self._name = name or prefix
+        self._spill = spill
+        self._stored = stored
 
     def expand(self, samples):
         max_samples, max_bytes = self._max_samples, self._max_bytes
-        buckets = (
+        entries = (
             samples
-            | "Sizes" >> beam.Map(lambda s: (1, s.tar_bytes))
+            if self._stored
+            else samples | "StoreSamples" >> beam.ParDo(StoreEach(self._spill, shard_entry))
+        )
+        buckets = (
+            entries
+            | "Sizes" >> beam.Map(lambda e: (1, e.size))
             | "Totals" >> beam.CombineGlobally(beam.combiners.TupleCombineFn(sum, sum))
             | "Buckets" >> beam.Map(bucket_count, max_samples, max_bytes)
         )
-        keyed = samples | "KeyByBucket" >> beam.Map(
-            lambda s, n: (stable_bucket(s.key, n), s), n=beam.pvalue.AsSingleton(buckets)
+        planned = (
+            entries
+            | "KeyByBucket"
+            >> beam.Map(
+                lambda e, n: (stable_bucket(e.key, n), e), n=beam.pvalue.AsSingleton(buckets)
+            )
+            | "GroupBuckets" >> beam.GroupByKey()
+            | "Plan"
+            >> beam.ParDo(_PlanBucket(max_samples, max_bytes)).with_outputs(REJECTS, main="plans")
         )
         offsets = (
-            keyed
-            | "PlanEntries" >> beam.MapTuple(lambda b, s: (b, (s.key, _digest(s), s.tar_bytes)))
-            | "GroupPlan" >> beam.GroupByKey()
-            | "PartsPerBucket" >> beam.Map(_parts_for_bucket, max_samples, max_bytes)
+            planned.plans
+            | "PartsPerBucket" >> beam.MapTuple(lambda bucket, parts: (bucket, len(parts)))
             | "AllParts" >> beam.combiners.ToList()
             | "Offsets" >> beam.Map(_offsets)
         )
-        written = (
-            keyed
-            | "GroupBuckets" >> beam.GroupByKey()
-            | "WriteTars"
-            >> beam.ParDo(
-                _WriteBucket(self._output_dir, self._prefix, max_samples, max_bytes),
-                offsets=beam.pvalue.AsSingleton(offsets),
-            ).with_outputs(REJECTS, main="infos")
+        infos = planned.plans | "WriteTars" >> beam.ParDo(
+            _WriteParts(self._output_dir, self._prefix), offsets=beam.pvalue.AsSingleton(offsets)
         )
         _ = (
-            written.infos
+            infos
             | "AllInfos" >> beam.combiners.ToList()
             | "WriteInfo" >> beam.Map(_write_info, self._output_dir, self._name)
         )
-        return written[REJECTS]
+        return planned[REJECTS]
 
 
 class WriteRejects(beam.PTransform):
@@ -219,11 +275,19 @@ class WriteRejects(beam.PTransform):
         )
 
 
-def _write_table(item, prefix: str, schema, files: int) -> str:
-    number, entries = item
-    path = file_name(prefix, number, files)
-    write_bytes(path, measured_table_bytes(list(entries), schema))
-    return path
+class _WriteTable(beam.DoFn):
+    """Write one Parquet file from its rows' entries, reading the rows back group by group."""
+
+    def __init__(self, prefix: str, schema):
+        self._prefix = prefix
+        self._schema = schema
+
+    def process(self, item, files):
+        number, entries = item
+        path = file_name(self._prefix, number, files)
+        with AtomicWriter(path) as out:
+            write_rows(out, [(e.digest, e.size, e.stored) for e in entries], load, self._schema)
+        yield path
 
 
 def _write_empty_table(totals, prefix: str, schema) -> None:
@@ -237,29 +301,45 @@ class WriteParquet(beam.PTransform):
 
     The same rows give the same files byte for byte (corpusio.tables): the file count
     comes from the totals, and each row's file and place follow from its content.
+    Rows are first stored under `spill`; with `stored=True` the input is RowEntry records.
     """
 
-    def __init__(self, prefix: str, schema, file_bytes: int = DEFAULT_FILE_BYTES):
+    def __init__(
+        self,
+        prefix: str,
+        schema,
+        file_bytes: int = DEFAULT_FILE_BYTES,
+        spill: str | None = None,
+        stored: bool = False,
+    ):
         super().__init__()
+        if not (stored or spill):
+            raise ValueError("WriteParquet needs a spill folder for rows not stored yet")
         self._prefix = prefix
         self._schema = schema
         self._file_bytes = file_bytes
+        self._spill = spill
+        self._stored = stored
 
     def expand(self, rows):
         prefix, schema, file_bytes = self._prefix, self._schema, self._file_bytes
-        sized = rows | "Measure" >> beam.Map(measured)
+        entries = (
+            rows
+            if self._stored
+            else rows | "StoreRows" >> beam.ParDo(StoreEach(self._spill, row_entry))
+        )
         totals = (
-            sized
-            | "Sizes" >> beam.Map(lambda t: (1, t[1]))
+            entries
+            | "Sizes" >> beam.Map(lambda e: (1, e.size))
             | "Totals" >> beam.CombineGlobally(beam.combiners.TupleCombineFn(sum, sum))
         )
         files = totals | "Files" >> beam.MapTuple(file_count, file_bytes)
         _ = totals | "EmptyTable" >> beam.Map(_write_empty_table, prefix, schema)
         return (
-            sized
+            entries
             | "ToFile"
-            >> beam.Map(lambda t, n: (file_of(t[0], n), t), n=beam.pvalue.AsSingleton(files))
+            >> beam.Map(lambda e, n: (file_of(e.digest, n), e), n=beam.pvalue.AsSingleton(files))
             | "GroupFiles" >> beam.GroupByKey()
             | "WriteFiles"
-            >> beam.Map(_write_table, prefix, schema, files=beam.pvalue.AsSingleton(files))
+            >> beam.ParDo(_WriteTable(prefix, schema), files=beam.pvalue.AsSingleton(files))
         )

@@ -22,38 +22,79 @@ DEFAULT_MAX_FILE_BYTES = 1 << 30
 
 @dataclass(frozen=True)
 class InputFile:
-    """A file's path and its bytes, as read by ReadFiles."""
+    """A matched input file: its path and size. The bytes are read by the stage that uses
+    them (`read_input`), so that only the path travels through Beam's shuffles."""
 
     path: str
-    data: bytes
+    size: int
 
 
 class NoInputError(ValueError):
     """An input pattern matched no file."""
 
 
+MAX_DOUBLE_STARS = 4
+
+
+def pattern_variants(pattern: str) -> list[str]:
+    """A pattern as Beam's matcher needs it, so that `**` spans zero or more folders.
+
+    Beam reads `**` as "any characters", so `DIR/**/*.pdf` needs at least one
+    folder between DIR and the file. Python's glob and gitignore read it as zero
+    or more folders; each `/**/` (and a leading `**/`) is therefore also tried as `/`.
+    """
+    lead = pattern.startswith("**/")
+    pieces = (pattern[3:] if lead else pattern).split("/**/")
+    if len(pieces) - 1 + lead > MAX_DOUBLE_STARS:
+        raise NoInputError(f"--input {pattern!r}: at most {MAX_DOUBLE_STARS} '**' per pattern")
+    variants = [pieces[0]]
+    for piece in pieces[1:]:
+        variants = [f"{v}{sep}{piece}" for v in variants for sep in ("/**/", "/")]
+    if lead:
+        variants = [p for v in variants for p in (f"**/{v}", v)]
+    return sorted(set(variants))
+
+
 def check_patterns(patterns: Iterable[str]) -> list[str]:
-    """Return the patterns, raising NoInputError for any that matches nothing."""
+    """The patterns to match, `**` variants included; NoInputError if one matches nothing."""
     patterns = list(patterns)
     if not patterns:
         raise NoInputError("no --input given")
+    expanded = []
     for pattern in patterns:
-        if not FileSystems.match([pattern], limits=[1])[0].metadata_list:
+        variants = pattern_variants(pattern)
+        results = FileSystems.match(variants, limits=[1] * len(variants))
+        if not any(r.metadata_list for r in results):
             raise NoInputError(f"--input {pattern!r} matches no file")
-    return patterns
+        expanded += variants
+    return sorted(set(expanded))
 
 
-def read_file(matched: tuple[str, int], max_bytes: int = DEFAULT_MAX_FILE_BYTES):
-    """Read one matched (path, size) file, or reject it when it is too large or unreadable."""
+def check_size(matched: tuple[str, int], max_bytes: int = DEFAULT_MAX_FILE_BYTES):
+    """A matched (path, size) file as an InputFile, or a reject when it is too large."""
     path, size = matched
     if size > max_bytes:
         return Reject(path, "file_too_large", f"{size} > {max_bytes} bytes")
+    return InputFile(path, size)
+
+
+def read_input(file: InputFile) -> bytes | Reject:
+    """The bytes of an input file, or an `unreadable` reject."""
     try:
-        with FileSystems.open(path, compression_type="uncompressed") as f:
-            data = f.read()
+        with FileSystems.open(file.path, compression_type="uncompressed") as f:
+            return f.read()
     except OSError as exc:
-        return Reject(path, "unreadable", f"{type(exc).__name__}: {exc}")
-    return InputFile(path, data)
+        return Reject(file.path, "unreadable", f"{type(exc).__name__}: {exc}")
+
+
+def with_bytes(fn):
+    """fn(path, data) as a stage function over InputFile: reads the bytes first."""
+
+    def apply(file: InputFile):
+        data = read_input(file)
+        return data if isinstance(data, Reject) else fn(file.path, data)
+
+    return apply
 
 
 def _path_and_size(metadata: FileMetadata) -> tuple[str, int]:
@@ -61,10 +102,10 @@ def _path_and_size(metadata: FileMetadata) -> tuple[str, int]:
 
 
 class ReadFiles(beam.PTransform):
-    """Match file patterns and read each file: returns (InputFile PCollection, rejects).
+    """Match file patterns: returns (InputFile PCollection, rejects), counted as stage `read`.
 
-    Counted as stage `read`. The reshuffle after matching spreads files over
-    workers; without it every file would be read by the worker that matched it.
+    The reshuffle after matching spreads the paths over workers; the stage that
+    uses a file reads its bytes (`with_bytes`), so no payload crosses the shuffle.
     """
 
     def __init__(self, patterns: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES):
@@ -83,7 +124,7 @@ class ReadFiles(beam.PTransform):
             | "Spread" >> beam.Reshuffle()
         )
         return matched | "Read" >> Stage(
-            "read", lambda m: read_file(m, max_bytes), id_of=lambda m: m[0]
+            "read", lambda m: check_size(m, max_bytes), id_of=lambda m: m[0]
         )
 
 

@@ -6,22 +6,25 @@ number of outputs and rejects. Either way every outcome is counted (in, out,
 rejected by reason, plus optional stats), and an exception becomes a reject
 with reason `error` instead of killing the run.
 
-With a checkpoint folder, each element's results are saved as they are made, so
-a rerun after an interruption only computes what is missing. Each worker also
+With a checkpoint folder, each element's results are saved in part files as
+they are made (pipelines.parts), so a rerun after an interruption only
+computes what is missing; a part is finished every CHECKPOINT_EVERY elements
+or CHECKPOINT_EVERY_S seconds, so a kill loses at most that much work per
+worker, and the number of files grows with the input files, not their items. Each worker also
 prints its counts every VLM_CORPUS_PROGRESS_S seconds (30; 0 turns it off).
 """
 
 import logging
 import os
-import pickle
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from corpusio.accounting import (
@@ -34,13 +37,29 @@ from corpusio.accounting import (
     Reject,
     stage_namespace,
 )
-from pipelines.files import read_bytes, write_bytes
-from pipelines.resume import COMPUTED, REUSED, checkpoint_path, resume_namespace
+from pipelines.parts import PartWriter, index_key, load, read_indexes, write_index
+from pipelines.resume import COMPUTED, REUSED, resume_namespace
 
 OUTPUT = "out"
 REJECTS = "rejects"
 ERROR_REASON = "error"
 PROGRESS_EVERY_S = float(os.environ.get("VLM_CORPUS_PROGRESS_S", "30"))
+# A checkpoint part is finished (and its work safe from a kill) after this many
+# elements or seconds, whichever comes first.
+CHECKPOINT_EVERY = int(os.environ.get("VLM_CORPUS_CHECKPOINT_EVERY", "64"))
+CHECKPOINT_EVERY_S = float(os.environ.get("VLM_CORPUS_CHECKPOINT_EVERY_S", "60"))
+
+_saved_lock = threading.Lock()
+_saved_by_run: dict[tuple[str, str], dict] = {}
+
+
+def saved_results(folder: str, run: str) -> dict:
+    """The work an earlier run saved in a checkpoint folder, read once per run and process."""
+    with _saved_lock:
+        saved = _saved_by_run.get((folder, run))
+        if saved is None:
+            saved = _saved_by_run[(folder, run)] = read_indexes(folder)
+        return saved
 
 
 def default_id(element: Any) -> str:
@@ -83,18 +102,33 @@ class _Progress:
 
 
 class _CountedFn(beam.DoFn):
-    def __init__(self, stage, fn, fanout, stats, id_of, checkpoint):
+    def __init__(self, stage, fn, fanout, stats, id_of, checkpoint, store, spill):
         self._stage = stage
         self._fn = fn
         self._fanout = fanout
         self._stats = stats
         self._id_of = id_of
         self._checkpoint = checkpoint
+        self._store = store
+        self._spill = spill
+        self._run = uuid.uuid4().hex  # saved work is looked up once per run and process
         self._counters = {}
         self._progress = None
+        self._writer = None
+        self._pending = []
+        self._saved_in_part = 0
 
     def setup(self):
         self._progress = _Progress(self._stage, PROGRESS_EVERY_S)
+
+    def start_bundle(self):
+        folder = self._checkpoint or self._spill
+        self._writer = PartWriter(folder) if folder else None
+        self._pending = []
+        self._saved_in_part = 0
+
+    def finish_bundle(self):
+        self._commit()
 
     def _count(self, name: str, value: int = 1, namespace: str | None = None) -> None:
         key = (namespace, name)
@@ -138,26 +172,59 @@ class _CountedFn(beam.DoFn):
             detail = f"{type(exc).__name__}: {exc}"[:1000]
             yield Reject(self._id_of(element), ERROR_REASON, detail)
 
-    def _resumed(self, element, results: Iterator[Any]) -> list:
-        """Results saved by an earlier run for this element, else computed now and saved."""
-        path = checkpoint_path(self._checkpoint, self._id_of(element))
-        if FileSystems.exists(path):
-            try:
-                saved = pickle.loads(read_bytes(path))
-            except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is redone
-                logging.warning("checkpoint %s unreadable (%r); computing again", path, exc)
-            else:
-                self._count(REUSED, namespace=resume_namespace(self._stage))
-                return saved
-        computed = list(results)
-        write_bytes(path, pickle.dumps(computed, protocol=pickle.HIGHEST_PROTOCOL))
-        self._count(COMPUTED, namespace=resume_namespace(self._stage))
-        return computed
+    def _stored(self, results: Iterator[Any]) -> Iterator[Any]:
+        """Results with their payloads written to a part, when the stage stores them."""
+        if self._store is None:
+            yield from results
+            return
+        for result in results:
+            yield result if isinstance(result, Reject) else self._store(result, self._writer.put)
+
+    def _saved(self, element_id: str) -> list | None:
+        """Results an earlier run saved for this element, or None."""
+        stored = saved_results(self._checkpoint, self._run).get(index_key(element_id))
+        if stored is None:
+            return None
+        try:
+            return load(stored)
+        except Exception as exc:  # noqa: BLE001 - a damaged part is computed again
+            logging.warning("saved work for %s unreadable (%r); computing again", element_id, exc)
+            return None
+
+    def _save(self, element_id: str, results: list) -> None:
+        self._pending.append((element_id, self._writer.put(results)))
+        self._saved_in_part += 1
+        if (
+            self._saved_in_part >= CHECKPOINT_EVERY
+            or time.monotonic() - self._writer.opened_at >= CHECKPOINT_EVERY_S
+        ):
+            self._commit()
+
+    def _commit(self) -> None:
+        """Close the current part; for a checkpoint, name the elements it holds."""
+        if self._writer is None:
+            return
+        self._writer.close()
+        by_part: dict[str, list] = {}
+        for element_id, stored in self._pending:
+            by_part.setdefault(stored.path, []).append((element_id, stored))
+        for part, entries in by_part.items():
+            write_index(part, entries)
+        self._pending = []
+        self._saved_in_part = 0
 
     def process(self, element):
-        results = self._results(element)
         if self._checkpoint:
-            results = self._resumed(element, results)
+            element_id = self._id_of(element)
+            results = self._saved(element_id)
+            if results is not None:
+                self._count(REUSED, namespace=resume_namespace(self._stage))
+            else:
+                results = list(self._stored(self._results(element)))
+                self._save(element_id, results)
+                self._count(COMPUTED, namespace=resume_namespace(self._stage))
+        else:
+            results = self._stored(self._results(element))
         self._count(SOURCES if self._fanout else IN)
         for result in results:
             yield self._outcome(result)
@@ -168,9 +235,14 @@ class Stage(beam.PTransform):
 
     fn: element -> output | Reject (or, with fanout=True, element -> iterable of them).
     stats: output -> {name: int}, summed into the manifest's `stats` for the stage.
-    checkpoint: a folder (pipelines.resume.stage_checkpoint); each element's results are
-      saved there once computed, and a rerun replays them (counted the same) instead of
-      computing again. `id_of` must then be unique per element.
+    store: (output, put) -> a small record to pass on instead of the output; `put(obj)`
+      writes a payload to a part file and returns its `pipelines.parts.Stored`
+      reference, so payloads never travel through Beam past this stage. `stats`
+      then sees the small record.
+    checkpoint: a folder (ResumeOptions.checkpoint); each element's results are saved
+      in part files there once computed, and a rerun replays them (counted the same)
+      instead of computing again. `id_of` must then be unique per element.
+    spill: where `store` writes when the stage keeps no checkpoint (ResumeOptions.spill).
     """
 
     def __init__(
@@ -182,11 +254,15 @@ class Stage(beam.PTransform):
         stats: Callable[[Any], Mapping[str, int]] | None = None,
         id_of: Callable[[Any], str] = default_id,
         checkpoint: str | None = None,
+        store: Callable[[Any, Callable[[Any], Any]], Any] | None = None,
+        spill: str | None = None,
     ):
         super().__init__(label=None)
         stage_namespace(stage)  # validates the name early, at graph construction
+        if store is not None and not (checkpoint or spill):
+            raise ValueError(f"stage {stage}: store needs a checkpoint or a spill folder")
         self._stage = stage
-        self._dofn = _CountedFn(stage, fn, fanout, stats, id_of, checkpoint)
+        self._dofn = _CountedFn(stage, fn, fanout, stats, id_of, checkpoint, store, spill)
 
     def expand(self, pcoll):
         results = pcoll | beam.ParDo(self._dofn).with_outputs(REJECTS, main=OUTPUT)

@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pymupdf
 import pytest
 import webdataset as wds
-from docmatix.ocr import character_error_rate
 from PIL import Image
 
+from docmatix.ocr import character_error_rate
 from docmatix.pdfa import PAGE_SCHEMA, check_document, page_text
 from docmatix.transcribe import TranscribeOptions, transcribe
 from pipelines import pdf_transcribe

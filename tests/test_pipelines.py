@@ -118,7 +118,13 @@ def _shard_run(tmp_path, name, samples, max_samples):
             p
             | beam.Create(samples)
             | beam.Reshuffle()
-            | WriteShards(str(out / "shards"), "t", max_samples=max_samples, max_bytes=10**9)
+            | WriteShards(
+                str(out / "shards"),
+                "t",
+                max_samples=max_samples,
+                max_bytes=10**9,
+                spill=str(out / "_work" / "spill" / "shards"),
+            )
         )
         _ = rejects | WriteRejects(str(out))
 

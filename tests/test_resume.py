@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpusio.accounting import Reject
-from pipelines import pdf_transcribe
+from pipelines import pdf_transcribe, stage
 from pipelines.job import run_job
 from pipelines.options import pipeline_options
 from pipelines.resume import ResumeOptions, fingerprint
@@ -30,8 +30,18 @@ def _pdf_argv(root: Path, out: Path) -> list[str]:
     return argv
 
 
-def _checkpoints(out: Path) -> list[Path]:
-    return list((out / "_work").glob("transcribe-*/*/*.pkl"))
+def _checkpoints(out: Path) -> list[str]:
+    """Ids of the elements whose results are saved (listed in a finished part's index)."""
+    return [
+        line for index in (out / "_work").glob("transcribe-*/*.index") for line in _lines(index)
+    ]
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except FileNotFoundError:  # renamed into place between listing and reading
+        return []
 
 
 def _outputs(out: Path) -> dict:
@@ -58,6 +68,7 @@ def _kill_part_way(argv: list[str], out: Path, after: int) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.pdf_transcribe", *argv],
         cwd=ROOT,
+        env=dict(os.environ, VLM_CORPUS_CHECKPOINT_EVERY="1"),  # a part per document
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -160,12 +171,22 @@ def test_other_options_do_not_reuse_saved_results():
     assert fingerprint("a", 1) == fingerprint("a", 1)
 
 
-@pytest.mark.parametrize("damage", [b"", b"not a pickle"])
-def test_a_damaged_checkpoint_is_computed_again(tmp_path, damage):
+def test_saved_work_is_a_few_files_not_one_per_element(tmp_path):
     resume = ResumeOptions(str(tmp_path), keep_work=True)
     _run_squares(tmp_path, resume)
-    saved = sorted((tmp_path / "_work").glob("square-*/*/*.pkl"))
-    saved[0].write_bytes(damage)
+    saved = sorted((tmp_path / "_work").glob("square-*/*"))
+    assert [p.suffix for p in saved] == [".index", ".part"]  # 20 elements, one part
+    assert len(saved[0].read_text().splitlines()) == 20
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a pickle"])
+def test_a_damaged_checkpoint_is_computed_again(tmp_path, damage, monkeypatch):
+    monkeypatch.setattr(stage, "CHECKPOINT_EVERY", 1)  # a part per element
+    resume = ResumeOptions(str(tmp_path), keep_work=True)
+    _run_squares(tmp_path, resume)
+    parts = sorted((tmp_path / "_work").glob("square-*/*.part"))
+    assert len(parts) == 20
+    parts[0].write_bytes(damage)
     again = _run_squares(tmp_path, resume)
     assert again["resume"]["square"] == {"reused": 19, "computed": 1}
     assert again["stages"]["square"]["out"] == 16
@@ -193,7 +214,7 @@ def _tree(folder: Path) -> dict:
     return tree
 
 
-def test_web_documents_rerun_reuses_every_extraction(demo_corpus, tmp_path):
+def test_web_documents_rerun_reuses_every_range_read(demo_corpus, tmp_path):
     from pipelines import web_docs
 
     root, _ = demo_corpus
@@ -203,7 +224,7 @@ def test_web_documents_rerun_reuses_every_extraction(demo_corpus, tmp_path):
     (tmp_path / "data" / "obelics-99999-of-99999.parquet").write_bytes(b"stale")
     second = web_docs.run(argv)
     assert second["stages"] == first["stages"]
-    extracted = first["stages"]["extract"]["in"]
-    assert first["resume"]["extract"] == {"reused": 0, "computed": extracted}
-    assert second["resume"]["extract"] == {"reused": extracted, "computed": 0}
+    ranges = first["stages"]["read_warc"]["sources"]  # ranges of WARC records
+    assert first["resume"]["read_warc"] == {"reused": 0, "computed": ranges}
+    assert second["resume"]["read_warc"] == {"reused": ranges, "computed": 0}
     assert _tree(tmp_path) == first_tree
