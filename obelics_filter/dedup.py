@@ -45,6 +45,20 @@ def _negated(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
 
 
+_INVERTED_DIGITS = str.maketrans("0123456789", "9876543210")
+
+
+def recency_key(page) -> str:
+    """A short string that sorts like newest_first for ISO 8601 dates, to carry in bulk.
+
+    The date's digits are inverted so that a later date sorts first; equal dates
+    fall back to a hash of the file name, then the record offset.
+    """
+    file_hash = hashlib.blake2b(page.warc_filename.encode(), digest_size=4).hexdigest()
+    date = page.warc_date.translate(_INVERTED_DIGITS)
+    return f"{date} {file_hash} {page.warc_record_offset:012d}"
+
+
 def image_set_key(doc: WebDocument) -> str | None:
     """A hash of the document's set of image URLs; None for a document without images."""
     urls = sorted({n.src for n in doc.nodes if isinstance(n, ImageNode)})

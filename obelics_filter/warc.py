@@ -131,6 +131,8 @@ def read_records(stream, filename: str, start: int = 0) -> Iterator:
 # --- splitting a file into ranges of records, so that several workers read it ---------------
 
 READ_ERRORS = (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError)
+GZIP_MAGIC = b"\x1f\x8b\x08"
+_SEARCH_WINDOW = 1 << 20
 
 
 def record_offsets(stream) -> tuple[list[int], bool]:
@@ -152,9 +154,63 @@ def record_offsets(stream) -> tuple[list[int], bool]:
     return offsets, splittable
 
 
-def split_ranges(offsets: list[int], per_range: int, splittable: bool = True) -> list[tuple]:
-    """(start, end) byte ranges of about `per_range` records each; the last ends at None (EOF)."""
-    starts = [0] + (offsets[per_range::per_range] if splittable else [])
+def _record_member_at(stream, offset: int) -> bool:
+    """Whether a gzip member that begins with a WARC record starts at `offset`."""
+    stream.seek(offset)
+    try:
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(stream.read(4096), 16)
+    except zlib.error:
+        return False
+    return head.startswith(b"WARC/")
+
+
+def _next_record_member(stream, start: int, size: int) -> int | None:
+    """The first gzip member at or after `start` that holds a WARC record, if any."""
+    position = start
+    while position < size:
+        stream.seek(position)
+        window = stream.read(_SEARCH_WINDOW + len(GZIP_MAGIC))
+        found = window.find(GZIP_MAGIC)
+        while found != -1 and found < _SEARCH_WINDOW:
+            if _record_member_at(stream, position + found):
+                return position + found
+            found = window.find(GZIP_MAGIC, found + 1)
+        position += _SEARCH_WINDOW
+    return None
+
+
+def range_starts(stream, size: int, range_bytes: int) -> list[int]:
+    """Where ranges of about `range_bytes` of a WARC file begin (always 0 first).
+
+    A gzipped WARC is a gzip member per record (as Common Crawl and warcio
+    write them): a range may begin at any member that decompresses to a WARC
+    record header, found by seeking, without reading the file. An uncompressed
+    WARC is scanned record by record; an ARC file, or a WARC gzipped whole, is
+    one range.
+    """
+    stream.seek(0)
+    head = stream.read(len(GZIP_MAGIC))
+    starts = [0]
+    if head == GZIP_MAGIC:
+        if not _record_member_at(stream, 0):
+            return starts
+        while starts[-1] + range_bytes < size:
+            found = _next_record_member(stream, starts[-1] + range_bytes, size)
+            if found is None:
+                break
+            starts.append(found)
+        return starts
+    stream.seek(0)
+    offsets, splittable = record_offsets(stream)
+    if splittable:
+        for offset in offsets:
+            if offset >= starts[-1] + range_bytes:
+                starts.append(offset)
+    return starts
+
+
+def split_ranges(starts: list[int]) -> list[tuple]:
+    """(start, end) pairs from range starts; the last range ends at None (the end of file)."""
     return list(zip(starts, [*starts[1:], None], strict=True))
 
 

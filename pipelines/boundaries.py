@@ -31,33 +31,43 @@ def crossing_pcollections(pipeline_proto) -> dict[str, str]:
     return {pcoll: producers.get(pcoll, pcoll) for pcoll in crossing}
 
 
-def _sampled_sizes(infos) -> dict[str, tuple[int, int, int]]:
-    """{pcollection id: (elements, sum of sampled bytes, largest sampled element)}."""
+def _measurements(infos) -> tuple[dict, dict]:
+    """({pcollection id: elements}, {pcollection id: (sampled, sampled bytes, largest)}).
+
+    The stage that makes a PCollection and each stage that reads it report it;
+    each report covers every element, so the largest one is kept, not their sum.
+    """
+    elements: dict[str, int] = {}
     sizes: dict[str, tuple[int, int, int]] = {}
     for info in infos:
-        if info.urn != monitoring_infos.SAMPLED_BYTE_SIZE_URN:
-            continue
         pcoll = info.labels.get(monitoring_infos.PCOLLECTION_LABEL)
         if pcoll is None:
             continue
-        count, total, _, largest = monitoring_infos.extract_distribution(info)
-        old = sizes.get(pcoll, (0, 0, 0))
-        sizes[pcoll] = (old[0] + count, old[1] + total, max(old[2], largest))
-    return sizes
+        if info.urn == monitoring_infos.ELEMENT_COUNT_URN:
+            count = monitoring_infos.extract_counter_value(info)
+            elements[pcoll] = max(elements.get(pcoll, 0), count)
+        elif info.urn == monitoring_infos.SAMPLED_BYTE_SIZE_URN:
+            count, total, _, largest = monitoring_infos.extract_distribution(info)
+            sizes[pcoll] = max(sizes.get(pcoll, (0, 0, 0)), (count, total, largest))
+    return elements, sizes
 
 
 def boundary_sizes(pipeline_proto, infos) -> list[dict]:
-    """Per crossing PCollection: name, sampled elements, mean and largest element in bytes."""
-    sizes = _sampled_sizes(infos)
+    """Per crossing PCollection: its name, elements, mean and largest sampled element, and
+    its estimated total bytes (mean times elements)."""
+    elements, sizes = _measurements(infos)
     rows = []
     for pcoll, name in sorted(crossing_pcollections(pipeline_proto).items(), key=lambda kv: kv[1]):
-        count, total, largest = sizes.get(pcoll, (0, 0, 0))
+        sampled, total, largest = sizes.get(pcoll, (0, 0, 0))
+        mean = total / sampled if sampled else 0
+        count = elements.get(pcoll, sampled)
         rows.append(
             {
                 "pcollection": name,
-                "sampled": count,
-                "mean_bytes": round(total / count) if count else 0,
+                "elements": count,
+                "mean_bytes": round(mean),
                 "max_bytes": largest,
+                "total_bytes": round(mean * count),
             }
         )
     return rows

@@ -58,10 +58,11 @@ class WarcRange:
 
 @dataclass(frozen=True)
 class StoredImage:
-    """An image resolved for a document: what decoding told (`info`, bytes left out), where
-    its bytes are stored."""
+    """An image resolved for a document: what decoding it told, and where its bytes are."""
 
-    info: object  # obelics_filter.records.ImageData with data=b""
+    width: int
+    height: int
+    format: str
     stored: Stored
 
 

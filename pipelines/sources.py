@@ -101,11 +101,29 @@ def _path_and_size(metadata: FileMetadata) -> tuple[str, int]:
     return metadata.path, metadata.size_in_bytes
 
 
+class MatchFiles(beam.PTransform):
+    """The distinct (path, size) of the files that patterns match, spread over the workers."""
+
+    def __init__(self, patterns: list[str]):
+        super().__init__()
+        self._patterns = list(patterns)
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Patterns" >> beam.Create(self._patterns)
+            | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
+            | "PathAndSize" >> beam.Map(_path_and_size)
+            | "DedupPaths" >> beam.Distinct()
+            | "Spread" >> beam.Reshuffle()
+        )
+
+
 class ReadFiles(beam.PTransform):
     """Match file patterns: returns (InputFile PCollection, rejects), counted as stage `read`.
 
-    The reshuffle after matching spreads the paths over workers; the stage that
-    uses a file reads its bytes (`with_bytes`), so no payload crosses the shuffle.
+    The stage that uses a file reads its bytes (`with_bytes`), so that only paths
+    cross the reshuffle that spreads the files over the workers.
     """
 
     def __init__(self, patterns: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES):
@@ -115,16 +133,10 @@ class ReadFiles(beam.PTransform):
 
     def expand(self, pbegin):
         max_bytes = self._max_bytes
-        matched = (
+        return (
             pbegin
-            | "Patterns" >> beam.Create(self._patterns)
-            | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
-            | "PathAndSize" >> beam.Map(_path_and_size)
-            | "DedupPaths" >> beam.Distinct()
-            | "Spread" >> beam.Reshuffle()
-        )
-        return matched | "Read" >> Stage(
-            "read", lambda m: check_size(m, max_bytes), id_of=lambda m: m[0]
+            | "MatchFiles" >> MatchFiles(self._patterns)
+            | "Read" >> Stage("read", lambda m: check_size(m, max_bytes), id_of=lambda m: m[0])
         )
 
 
@@ -150,11 +162,8 @@ class MatchPaths(beam.PTransform):
     def expand(self, pbegin):
         return (
             pbegin
-            | "Patterns" >> beam.Create(self._patterns)
-            | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
-            | "Paths" >> beam.Map(lambda m: m.path)
-            | "DedupPaths" >> beam.Distinct()
-            | "Spread" >> beam.Reshuffle()
+            | "MatchFiles" >> MatchFiles(self._patterns)
+            | "Paths" >> beam.MapTuple(lambda path, size: path)
         )
 
 

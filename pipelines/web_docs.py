@@ -35,6 +35,7 @@ from obelics_filter.dedup import (
     image_set_key,
     minhash_bands,
     newest_first,
+    recency_key,
     url_key,
 )
 from obelics_filter.documents import (
@@ -49,7 +50,13 @@ from obelics_filter.documents import (
 )
 from obelics_filter.records import ImageData, WebDocument, WebPage
 from obelics_filter.schema import SCHEMA, obelics_row
-from obelics_filter.warc import ImageRecord, SkippedRecord, read_range, record_offsets, split_ranges
+from obelics_filter.warc import (
+    ImageRecord,
+    SkippedRecord,
+    range_starts,
+    read_range,
+    split_ranges,
+)
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
 from pipelines.options import parse_pipeline_args, pipeline_options, pipeline_parser
@@ -58,11 +65,11 @@ from pipelines.parts import PartWriter, load
 from pipelines.records import ImageUnit, PageUnit, StoredImage, WarcRange, WebDocRef
 from pipelines.resume import resume_options
 from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
-from pipelines.sources import MatchPaths, check_patterns
+from pipelines.sources import MatchFiles, check_patterns
 from pipelines.stage import Stage
 
 IMAGE_MODES = ("warc", "http", "none")
-RANGE_RECORDS = 500  # records per range of a WARC file (a Common Crawl page is 3 records)
+RANGE_BYTES = 8 << 20  # a range of a WARC file: about 400 Common Crawl pages
 
 
 def parse_args(argv):
@@ -93,15 +100,16 @@ def parse_args(argv):
 # --- reading: ranges of records, extracted where they are read ------------------------
 
 
-def split_warc(path: str) -> list[WarcRange]:
-    """A WARC file as ranges of records; a file that cannot be scanned is one range."""
+def split_warc(path_and_size: tuple[str, int]) -> list[WarcRange]:
+    """A WARC file as ranges of records; a file that cannot be split is one range."""
+    path, size = path_and_size
     try:
         with FileSystems.open(path, compression_type="uncompressed") as f:
-            offsets, splittable = record_offsets(f)
+            starts = range_starts(f, size, RANGE_BYTES)
     except Exception as exc:  # noqa: BLE001 - reading the range reports the damage
-        logging.warning("cannot scan %s (%r); reading it whole", path, exc)
-        offsets, splittable = [], False
-    return [WarcRange(path, s, e) for s, e in split_ranges(offsets, RANGE_RECORDS, splittable)]
+        logging.warning("cannot split %s (%r); reading it whole", path, exc)
+        starts = [0]
+    return [WarcRange(path, s, e) for s, e in split_ranges(starts)]
 
 
 def read_warc_range(warc_range: WarcRange, config):
@@ -130,7 +138,11 @@ def _doc_ref(doc: WebDocument, put, **fields) -> WebDocRef:
 
 
 def _stored_image(image: ImageData, put) -> StoredImage:
-    return StoredImage(replace(image, data=b""), put(image.data))
+    return StoredImage(image.width, image.height, image.format, put(image.data))
+
+
+def _image_data(url: str, image: StoredImage, data: bytes = b"") -> ImageData:
+    return ImageData(url, data, image.width, image.height, image.format)
 
 
 def store_unit(unit, put):
@@ -237,7 +249,7 @@ def judge_page(ref: WebDocRef, put):
 
 
 def _resolved_images(ref: WebDocRef) -> dict[str, ImageData]:
-    return {u: v.info for u, v in ref.images.items() if isinstance(v, StoredImage)}
+    return {u: _image_data(u, v) for u, v in ref.images.items() if isinstance(v, StoredImage)}
 
 
 def filter_document_nodes(ref: WebDocRef, config, mode: str):
@@ -359,7 +371,8 @@ def _near_duplicates(docs):
     """URLs of documents whose text shares a MinHash band with a newer document."""
     return (
         docs
-        | "Bands" >> beam.FlatMap(lambda d: [(band, (newest_first(d), d.url)) for band in d.bands])
+        | "Bands"
+        >> beam.FlatMap(lambda d: [(band, (recency_key(d), d.url)) for band in d.bands])
         | "GroupBands" >> beam.GroupByKey()
         | "Losers" >> beam.FlatMap(lambda kv: [url for _, url in sorted(kv[1])[1:]])
         | "DistinctLosers" >> beam.Distinct()
@@ -378,7 +391,7 @@ def materialize(ref: WebDocRef) -> WebDocument:
     """The final document read back, with the bytes of its images."""
     doc = load(ref.doc)
     images = {
-        url: replace(value.info, data=load(value.stored))
+        url: _image_data(url, value, load(value.stored))
         for url, value in ref.images.items()
         if isinstance(value, StoredImage)
     }
@@ -413,7 +426,7 @@ def run(argv=None, save_main_session=True) -> dict:
     def build(p):
         units, r_read = (
             p
-            | "MatchWarcs" >> MatchPaths(patterns)
+            | "MatchWarcs" >> MatchFiles(patterns)
             | "SplitWarcs" >> beam.FlatMap(split_warc)
             | "SpreadRanges" >> beam.Reshuffle()
             | "ReadWarc"
@@ -423,7 +436,7 @@ def run(argv=None, save_main_session=True) -> dict:
                 fanout=True,
                 id_of=lambda r: r.id,
                 stats=_record_stats,
-                checkpoint=resume.checkpoint("read_warc", config, RANGE_RECORDS),
+                checkpoint=resume.checkpoint("read_warc", config, RANGE_BYTES),
                 store=store_unit,
             )
         )

@@ -228,3 +228,20 @@ def test_web_documents_rerun_reuses_every_range_read(demo_corpus, tmp_path):
     assert first["resume"]["read_warc"] == {"reused": 0, "computed": ranges}
     assert second["resume"]["read_warc"] == {"reused": ranges, "computed": 0}
     assert _tree(tmp_path) == first_tree
+
+
+def test_saved_work_grows_with_input_files_not_with_pages(tmp_path):
+    from benchmarks.scale_inputs import write_warc
+    from pipelines import web_docs
+
+    saved = {}
+    for pages in (30, 300):
+        warc = tmp_path / f"crawl-{pages}.warc.gz"
+        write_warc(warc, pages)
+        out = tmp_path / f"out-{pages}"
+        manifest = web_docs.run(
+            ["--input", str(warc), "--output", str(out), "--images", "none", "--keep-work"]
+        )
+        assert manifest["stages"]["read_warc"]["in"] == pages
+        saved[pages] = sorted(p.name.split(".")[-1] for p in (out / "_work").rglob("*.*"))
+    assert saved[300] == saved[30] == ["index", "json", "part"]  # one part, its index, run.json

@@ -1,0 +1,67 @@
+"""A WARC file read in ranges gives exactly the records of reading it whole."""
+
+import gzip
+import io
+
+import pytest
+
+from benchmarks.scale_inputs import write_warc
+from obelics_filter.warc import range_starts, read_range, read_records, split_ranges
+
+
+def _outcomes(records) -> list[tuple]:
+    return [
+        (
+            type(r).__name__,
+            getattr(r, "url", None),
+            getattr(r, "warc_record_offset", None),
+            getattr(r, "reason", None),
+        )
+        for r in records
+    ]
+
+
+def _by_ranges(data: bytes, range_bytes: int) -> tuple[list, int]:
+    stream = io.BytesIO(data)
+    ranges = split_ranges(range_starts(stream, len(data), range_bytes))
+    outcomes = []
+    for start, end in ranges:
+        outcomes += _outcomes(read_range(io.BytesIO(data), "crawl", start, end))
+    return outcomes, len(ranges)
+
+
+@pytest.fixture(scope="module")
+def gzipped(tmp_path_factory):
+    path = tmp_path_factory.mktemp("warc") / "crawl.warc.gz"
+    write_warc(path, 40)
+    return path.read_bytes()
+
+
+def test_gzipped_ranges_cover_every_record_once(gzipped):
+    whole = _outcomes(read_records(io.BytesIO(gzipped), "crawl"))
+    by_ranges, count = _by_ranges(gzipped, 64 * 1024)
+    assert count > 5
+    assert by_ranges == whole and len(whole) == 40
+
+
+def test_uncompressed_ranges_cover_every_record_once(gzipped):
+    plain = gzip.decompress(gzipped)
+    whole = _outcomes(read_records(io.BytesIO(plain), "crawl"))
+    by_ranges, count = _by_ranges(plain, 200 * 1024)
+    assert count > 5
+    assert by_ranges == whole
+
+
+def test_a_damaged_member_costs_only_its_range(gzipped):
+    starts = range_starts(io.BytesIO(gzipped), len(gzipped), 64 * 1024)
+    cut = starts[2] + 200  # inside the first record of the third range
+    damaged = gzipped[:cut] + b"\x00" * 64 + gzipped[cut + 64 :]
+    by_ranges, _ = _by_ranges(damaged, 64 * 1024)
+    kinds = [o[0] for o in by_ranges]
+    assert kinds.count("Reject") == 1  # corrupt_warc for the rest of that range
+    assert kinds.count("WebPage") >= 40 - 8  # the ranges after it are still read
+
+
+def test_a_file_gzipped_whole_is_one_range(gzipped):
+    whole_gzip = gzip.compress(gzip.decompress(gzipped))
+    assert range_starts(io.BytesIO(whole_gzip), len(whole_gzip), 1024) == [0]
