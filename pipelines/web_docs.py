@@ -371,8 +371,7 @@ def _near_duplicates(docs):
     """URLs of documents whose text shares a MinHash band with a newer document."""
     return (
         docs
-        | "Bands"
-        >> beam.FlatMap(lambda d: [(band, (recency_key(d), d.url)) for band in d.bands])
+        | "Bands" >> beam.FlatMap(lambda d: [(band, (recency_key(d), d.url)) for band in d.bands])
         | "GroupBands" >> beam.GroupByKey()
         | "Losers" >> beam.FlatMap(lambda kv: [url for _, url in sorted(kv[1])[1:]])
         | "DistinctLosers" >> beam.Distinct()
