@@ -9,7 +9,7 @@ DEMO := out/demo
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd libmagic1
 export OMP_THREAD_LIMIT ?= 1
 
-.PHONY: install system-deps browser demo test bench lint lock clean
+.PHONY: install system-deps browser demo test bench bench-scale lint lock clean
 
 install: $(STAMP)
 
@@ -83,6 +83,10 @@ test: install browser
 
 bench: install
 	$(PY) -m benchmarks
+
+# The real pipelines on N and 4N generated inputs: wall time and peak memory (docs/scaling.md).
+bench-scale: install
+	$(PY) -m benchmarks.scale
 
 lint: install
 	$(PY) -m ruff check .

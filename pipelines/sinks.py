@@ -82,7 +82,7 @@ def row_entry(row: dict, put) -> RowEntry:
 
 
 class StoreEach(beam.DoFn):
-    """Write each element to a part file; pass on `entry_of(element, put)` instead."""
+    """Pass on `entry_of(element, put)`: `put` stores a payload in this bundle's part file."""
 
     def __init__(self, folder: str, entry_of):
         self._folder = folder

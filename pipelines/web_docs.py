@@ -64,7 +64,7 @@ from pipelines.outputs import jsonl_files, shard_files, table_files
 from pipelines.parts import PartWriter, load
 from pipelines.records import ImageUnit, PageUnit, StoredImage, WarcRange, WebDocRef
 from pipelines.resume import resume_options
-from pipelines.sinks import WriteParquet, WriteRejects, WriteShards
+from pipelines.sinks import StoreEach, WriteParquet, WriteRejects, WriteShards
 from pipelines.sources import MatchFiles, check_patterns
 from pipelines.stage import Stage
 
@@ -197,24 +197,6 @@ def _url_dedup(item):
 # --- judging documents: verdicts on small records, documents read back when needed ------------
 
 
-class _Judge(beam.DoFn):
-    """judge(ref, put) -> (ref, verdict or None, excluded JSON line or None), per document."""
-
-    def __init__(self, judge, spill: str):
-        self._judge = judge
-        self._spill = spill
-        self._writer = None
-
-    def start_bundle(self):
-        self._writer = PartWriter(self._spill)
-
-    def process(self, ref):
-        yield self._judge(ref, self._writer.put)
-
-    def finish_bundle(self):
-        self._writer.close()
-
-
 def _excluded_json(doc: WebDocument, reason: str) -> str:
     row = obelics_row(doc)
     row["images"] = [image["path"] if image else None for image in row["images"]]
@@ -227,7 +209,8 @@ def _judged(refs, stage: str, judge, spill: str):
     Returns (kept refs, rejects, excluded documents as JSON lines).
     """
     label = "".join(part.title() for part in stage.split("_"))
-    verdicts = refs | f"Judge{label}" >> beam.ParDo(_Judge(judge, spill))
+    # judge(ref, put) -> (ref, verdict or None, excluded JSON line or None)
+    verdicts = refs | f"Judge{label}" >> beam.ParDo(StoreEach(spill, judge))
     kept, rejects = verdicts | label >> Stage(
         stage,
         lambda v: v[0] if v[1] is None else Reject(v[0].url, v[1]),
