@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
+from corpusio.names import printable
+
 STAGE_NAMESPACE_PREFIX = "stage:"
 IN, OUT, REJECTED, SOURCES = "in", "out", "rejected", "sources"
 REASON_PREFIX = "rejected:"
@@ -36,6 +38,9 @@ class Reject:
     def __post_init__(self):
         if not _CODE.match(self.reason):
             raise ValueError(f"reject reason must be a snake_case code, got {self.reason!r}")
+        # an id is often a file name, and a name may hold bytes that are not UTF-8
+        object.__setattr__(self, "id", printable(self.id))
+        object.__setattr__(self, "detail", printable(self.detail))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)

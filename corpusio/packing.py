@@ -11,6 +11,7 @@ import re
 
 from corpusio.accounting import Reject
 from corpusio.keys import content_key
+from corpusio.names import printable
 from corpusio.shards import Sample
 
 _EXT = re.compile(r"^[a-z0-9]{1,8}$")
@@ -27,7 +28,7 @@ def file_sample(path: str, data: bytes) -> Sample | Reject:
     if not data:
         return Reject(path, "empty_file", "0 bytes")
     meta = {
-        "source": path,
+        "source": printable(path),
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
     }

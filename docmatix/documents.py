@@ -33,6 +33,16 @@ class InputError(Exception):
         self.detail = detail
 
 
+def mupdf_reason(exc: Exception) -> str:
+    """The reject reason for an error MuPDF raised while reading or drawing a page."""
+    message = str(exc).lower()
+    if "cycle in page tree" in message:
+        return "page_tree_cycle"
+    if isinstance(exc, pymupdf.mupdf.FzErrorLimit):
+        return "render_limit"  # an image or pixmap past MuPDF's size limits
+    return "corrupt_pdf"
+
+
 def sniff(data: bytes) -> str | None:
     """'pdf', 'tif', 'png' or 'jpg' from the first bytes (never from the file name)."""
     for magic, kind in _IMAGE_MAGIC.items():

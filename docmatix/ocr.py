@@ -20,6 +20,7 @@ import io
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,10 @@ class OcrError(Exception):
 
 class OcrTimeout(OcrError):
     """Tesseract ran past the page's time limit."""
+
+
+class DecompressionBomb(OcrError):
+    """A small file whose frames would decode to far more bytes than any scan does."""
 
 
 class PageTooLarge(OcrError):
@@ -189,11 +194,14 @@ def render_page(
 
 def load_image_frames(
     data: bytes, max_pixels: int | None = MAX_PAGE_PIXELS, max_frames: int | None = None
-) -> list[Image.Image]:
-    """Every frame of a page-image file (.tif multi-frame, .png, .jpg) ready for Tesseract.
+) -> Iterator[Image.Image]:
+    """The frames of a page-image file (.tif multi-frame, .png, .jpg), ready for Tesseract,
+    decoded one at a time as they are taken.
 
-    Sizes come from the headers and are checked before any frame is decoded;
-    EXIF orientation is applied so frames are as a viewer shows them.
+    The headers are checked before any frame is decoded, when this is called: the
+    frame count, each frame's size, and the decoded size of all frames against
+    the file's (DecompressionBomb beyond BOMB_RATIO times the file and
+    BOMB_FLOOR). EXIF orientation is applied so frames are as a viewer shows them.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -206,21 +214,65 @@ def load_image_frames(
         count = getattr(source, "n_frames", 1)
         if max_frames is not None and count > max_frames:
             raise TooManyFrames(f"{count} frames, more than the {max_frames} allowed")
-        frames = []
+        decoded = 0
         for index in range(count):
-            try:
-                source.seek(index)
-            except Image.DecompressionBombError as exc:
-                raise PageTooLarge(str(exc)) from exc
+            _seek(source, index)
             _check_pixels(*source.size, max_pixels, f"frame {index + 1}")
+            decoded += source.width * source.height * _BYTES_PER_PIXEL.get(source.mode, 4)
+        if decoded > max(BOMB_FLOOR, BOMB_RATIO * len(data)):
+            raise DecompressionBomb(
+                f"{count} frames decode to {decoded >> 20} MiB from {len(data)} bytes"
+            )
+    return _frames(source, count)
+
+
+_BYTES_PER_PIXEL = {"1": 0.125, "L": 1, "P": 1, "LA": 2, "I;16": 2, "RGB": 3, "YCbCr": 3}
+BOMB_RATIO = 250  # decoded bytes per byte of file; a scanned text page is under 40
+BOMB_FLOOR = 512 << 20  # smaller decoded sizes are never a bomb, whatever the ratio
+
+
+def _seek(source: Image.Image, index: int) -> None:
+    try:
+        source.seek(index)
+    except Image.DecompressionBombError as exc:
+        raise PageTooLarge(str(exc)) from exc
+    except (OSError, EOFError, ValueError) as exc:
+        raise BadImage(f"frame {index + 1} cannot be read: {exc}") from exc
+
+
+def _frames(source: Image.Image, count: int) -> Iterator[Image.Image]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        for index in range(count):
+            _seek(source, index)
             try:
                 frame = ImageOps.exif_transpose(source)  # a decoded copy, turned as shown
             except Image.DecompressionBombError as exc:
                 raise PageTooLarge(str(exc)) from exc
             except (OSError, SyntaxError, ValueError) as exc:
                 raise BadImage(f"frame {index + 1} cannot be decoded: {exc}") from exc
-            frames.append(tesseract_ready(frame))
-    return frames
+            yield tesseract_ready(frame)
+
+
+BLANK_LEVELS = 16  # gray levels a page without ink spans, once reduced 8 times
+
+
+def is_blank(image: Image.Image) -> bool:
+    """No ink on the page: averaged over 8x8 blocks, its gray levels hardly vary.
+
+    Specks of scanner noise average away; a line of text does not. A few
+    milliseconds a page, against a second or more for Tesseract to find nothing.
+    """
+    gray = image.convert("L")
+    if min(gray.size) >= 16:
+        gray = gray.reduce(8)
+    low, high = gray.getextrema()
+    return high - low < BLANK_LEVELS
+
+
+def page_has_no_marks(page: pymupdf.Page) -> bool:
+    """A PDF page with nothing drawn on it at all: no text, no image, no vector path."""
+    return not page.get_text("words") and not page.get_images() and not page.get_drawings()
 
 
 def tesseract_ready(image: Image.Image) -> Image.Image:

@@ -10,6 +10,7 @@ import json
 import re
 
 from corpusio.accounting import Reject
+from corpusio.keys import safe_key
 from docmatix.qa_records import PdfaDocument
 
 PAGE_IMAGE = re.compile(r"^(\d{4})\.png$")
@@ -31,6 +32,9 @@ def page_texts(doc_json: dict) -> tuple[str, ...]:
 def read_sample(sample: dict) -> PdfaDocument | Reject:
     """A webdataset sample dict ({"__key__", "json", "pdf", "0000.png" ...}) as a PdfaDocument."""
     key = sample.get("__key__", "?")
+    if safe_key(key) != key:
+        # a shard we did not write: its key must still be usable as ours is
+        return Reject(key, "unsafe_key", "a sample key must be [A-Za-z0-9_-], 1 to 80 chars")
     if "json" not in sample:
         return Reject(
             key, "no_transcription", f"members: {sorted(k for k in sample if k[0] != '_')}"
@@ -46,4 +50,5 @@ def read_sample(sample: dict) -> PdfaDocument | Reject:
         (m.group(1), data) for name, data in sample.items() if (m := PAGE_IMAGE.match(name))
     )
     page_images = tuple(data for _, data in images) if len(images) == len(texts) else None
-    return PdfaDocument(key, texts, pdf=sample.get("pdf"), page_images=page_images)
+    source = f"{sample.get('__url__', '')}@{sample.get('__index__', '')}"
+    return PdfaDocument(key, texts, sample.get("pdf"), page_images, source)

@@ -17,7 +17,14 @@ from docmatix.prompts import build_request
 from docmatix.qa_filters import FilterConfig, filter_pairs
 from docmatix.qa_parsing import parse_pairs
 from docmatix.qa_records import ChatRequest, Chunk, Completion, PdfaDocument
-from docmatix.qa_rows import images_row, page_pngs, pdf_row, qa_sample, text_entry
+from docmatix.qa_rows import (
+    PagesMismatch,
+    images_row,
+    page_pngs,
+    pdf_row,
+    qa_sample,
+    text_entry,
+)
 from docmatix.tokens import TokenCounter
 
 PARSERS = ("robust", "faithful")
@@ -122,6 +129,8 @@ def assemble(
         return Reject(selected.doc.key, "no_pairs", detail)
     try:
         pngs = page_pngs(selected.doc)
+    except PagesMismatch as exc:
+        return Reject(selected.doc.key, "pdf_json_mismatch", str(exc))
     except (ValueError, RuntimeError) as exc:
         return Reject(selected.doc.key, "no_page_images", str(exc)[:300])
     return AssembledDoc(selected.doc, texts, pngs, dict(stats))

@@ -18,6 +18,7 @@ class PdfaDocument:
     page_texts: tuple[str, ...]
     pdf: bytes | None = None
     page_images: tuple[bytes, ...] | None = None
+    source: str = ""  # where the sample was read: "<tar>@<position>"
 
 
 @dataclass(frozen=True)

@@ -46,16 +46,32 @@ def text_entry(key: str, question: str, answer: str, generator: str, prompt_id: 
     }
 
 
+class PagesMismatch(ValueError):
+    """The PDF does not have the pages its transcription describes."""
+
+
 def page_pngs(doc: PdfaDocument) -> list[bytes]:
-    """The document's page images: from the sample, else rendered from its PDF at 150 dpi."""
+    """The document's page images: from the sample, else rendered from its PDF at 150 dpi.
+
+    Only the pages the transcription describes are rendered, one at a time; a
+    PDF with another page count is refused before any page is rendered.
+    """
     if doc.page_images is not None:
         return list(doc.page_images)
     if doc.pdf is None:
         raise ValueError(f"{doc.key}: no page images and no pdf to render them from")
+    pngs = []
     with MUPDF_LOCK:
         pdf = pymupdf.open(stream=doc.pdf, filetype="pdf")
-        shown = [render_for_docmatix(page) for page in pdf]
-    return [docmatix_png(image) for image in shown]
+        if pdf.page_count != len(doc.page_texts):
+            raise PagesMismatch(
+                f"the pdf has {pdf.page_count} pages, its transcription {len(doc.page_texts)}"
+            )
+    for number in range(len(doc.page_texts)):
+        with MUPDF_LOCK:
+            shown = render_for_docmatix(pdf[number])
+        pngs.append(docmatix_png(shown))
+    return pngs
 
 
 def images_row(texts: list[dict], pngs: list[bytes]) -> dict:

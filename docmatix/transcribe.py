@@ -10,19 +10,24 @@ that cannot be transcribed comes back as a `Reject` with its reason.
 import json
 from dataclasses import dataclass, field
 
+import pymupdf
 from PIL import Image
 
 from corpusio.accounting import Reject
 from corpusio.keys import content_key
+from corpusio.names import printable
 from corpusio.shards import Sample
-from docmatix.documents import MUPDF_LOCK, InputError, open_pdf, sniff
+from docmatix.documents import MUPDF_LOCK, InputError, mupdf_reason, open_pdf, sniff
 from docmatix.ocr import (
     BadImage,
+    DecompressionBomb,
     OcrTimeout,
     PageTooLarge,
     TooManyFrames,
+    is_blank,
     load_image_frames,
     ocr_image,
+    page_has_no_marks,
     render_page,
 )
 from docmatix.page_images import docmatix_png, render_for_docmatix
@@ -32,6 +37,7 @@ from docmatix.text_quality import judge_text_layer
 from docmatix.textlayer import extract_page
 
 OCR_MODES = ("auto", "always", "never")
+BLANK = "blank"  # the source_reason of a page without ink: not sent to Tesseract
 POINTS_PER_INCH = 72
 
 
@@ -65,7 +71,7 @@ class Transcript:
         return {
             "pages": self.pages,
             "meta": {
-                "source": self.path,
+                "source": printable(self.path),
                 "input_type": self.input_type,
                 "page_count": len(self.pages),
             },
@@ -90,6 +96,7 @@ class Transcript:
             "pages_text_layer": sources.count("text_layer"),
             "pages_ocr": sources.count("ocr"),
             "pages_rotated": sum(1 for p in self.pages if p["rotation"]),
+            "pages_blank": sum(1 for p in self.pages if p["source_reason"] == BLANK),
             "words": sum(len(p["words"]["text"]) for p in self.pages),
         }
 
@@ -128,10 +135,16 @@ def _pdf_pages(data: bytes, options: TranscribeOptions) -> tuple[list[dict], lis
             else:
                 verdict = judge_text_layer(layer)
                 use_layer, reason = verdict.use_text_layer, verdict.reason
-            if not use_layer:
+            blank = not use_layer and page_has_no_marks(page)
+            if not use_layer and not blank:
                 image = render_page(page, options.dpi, max_pixels=options.max_page_pixels)
+                blank = is_blank(image)
             shown = render_for_docmatix(page) if options.render_pages else None
-        if use_layer:
+        if blank:  # nothing for Tesseract to read: its text layer, if any, is not shown
+            empty = PageText([], layer.width, layer.height, layer.images)
+            pages.append(page_json(empty, "text_layer", BLANK))
+            rotation = 0
+        elif use_layer:
             pages.append(page_json(layer, "text_layer", reason))
             rotation = 0
         else:
@@ -157,9 +170,10 @@ def _image_pages(data: bytes, options: TranscribeOptions) -> tuple[list[dict], l
     )
     pages, images = [], []
     for frame in frames:
-        if options.ocr == "never":
+        if options.ocr == "never" or is_blank(frame):
             empty = PageText(lines=[], width=frame.width, height=frame.height)
-            pages.append(page_json(empty, "ocr", "ocr_disabled"))
+            reason = "ocr_disabled" if options.ocr == "never" else BLANK
+            pages.append(page_json(empty, "ocr", reason))
             rotation = 0
         else:
             page_dict, rotation = _ocr_page_json(frame, options, "image_input", [], 1.0, None)
@@ -185,12 +199,16 @@ def transcribe(path: str, data: bytes, options: TranscribeOptions = TranscribeOp
             pages, images = _image_pages(data, options)
     except InputError as exc:
         return Reject(path, exc.reason, exc.detail)
+    except pymupdf.mupdf.FzErrorBase as exc:
+        return Reject(path, mupdf_reason(exc), str(exc)[:500])
     except OcrTimeout as exc:
         return Reject(path, "ocr_timeout", str(exc))
     except PageTooLarge as exc:
         return Reject(path, "page_too_large", str(exc))
     except TooManyFrames as exc:
         return Reject(path, "too_many_pages", str(exc))
+    except DecompressionBomb as exc:
+        return Reject(path, "decompression_bomb", str(exc))
     except BadImage as exc:
         return Reject(path, "bad_image", str(exc))
     return Transcript(content_key(data), path, kind, data, pages, images)

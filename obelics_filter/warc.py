@@ -62,11 +62,15 @@ def _read_all(stream, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-def _read_body(record) -> tuple[bytes, bool]:
-    """(decoded body, complete?): a plain body must have its declared Content-Length.
+COMPLETE, TRUNCATED, TOO_LARGE = "complete", "truncated_record", "body_too_large"
 
-    A chunked or compressed body is decoded by warcio; it counts as complete
-    when decoding does not fail.
+
+def _read_body(record) -> tuple[bytes, str]:
+    """(decoded body, COMPLETE | TRUNCATED | TOO_LARGE).
+
+    A plain body must have its declared Content-Length. A chunked or compressed
+    body is decoded by warcio; it counts as complete when decoding does not fail.
+    A body over MAX_BODY_BYTES is not read further.
     """
     headers = record.http_headers
     encoded = headers is not None and (
@@ -74,12 +78,15 @@ def _read_body(record) -> tuple[bytes, bool]:
     )
     if encoded:
         try:
-            return _read_all(record.content_stream()), True
+            body = _read_all(record.content_stream())
         except (OSError, EOFError, zlib.error, ValueError):
-            return b"", False
-    body = _read_all(record.raw_stream)
-    declared = _declared_length(record)
-    return body, declared is None or len(body) >= declared
+            return b"", TRUNCATED
+    else:
+        body = _read_all(record.raw_stream)
+        declared = _declared_length(record)
+        if len(body) <= MAX_BODY_BYTES and declared is not None and len(body) < declared:
+            return body, TRUNCATED
+    return (b"", TOO_LARGE) if len(body) > MAX_BODY_BYTES else (body, COMPLETE)
 
 
 def _headers(record) -> dict[str, str]:
@@ -101,13 +108,16 @@ def read_records(stream, filename: str, start: int = 0) -> Iterator:
             if record.rec_type != "response":
                 yield SkippedRecord(record.rec_type)
                 continue
-            body, complete = _read_body(record)
+            body, status = _read_body(record)
             # offsets are known only once the record has been read to its end
             iterator.read_to_end(record)
             offset = iterator.get_record_offset()
             where = f"{filename}@{offset}"
-            if not complete:
-                yield Reject(where, "truncated_record", f"{url}: body shorter than Content-Length")
+            if status == TRUNCATED:
+                yield Reject(where, status, f"{url}: body shorter than Content-Length")
+                continue
+            if status == TOO_LARGE:
+                yield Reject(where, status, f"{url}: body over {MAX_BODY_BYTES} bytes")
                 continue
             kind = _content_type(record)
             if kind.startswith("image/"):
@@ -133,25 +143,6 @@ def read_records(stream, filename: str, start: int = 0) -> Iterator:
 READ_ERRORS = (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError)
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _SEARCH_WINDOW = 1 << 20
-
-
-def record_offsets(stream) -> tuple[list[int], bool]:
-    """(start offsets of the records, whether the file may be split between them).
-
-    Reads to the end (or to the first damage) without parsing bodies. ARC files
-    are not split: their records depend on the file header.
-    """
-    iterator = ArchiveIterator(stream, arc2warc=True)
-    offsets: list[int] = []
-    splittable = True
-    try:
-        for record in iterator:
-            offsets.append(iterator.get_record_offset())
-            if record.format != "warc":
-                splittable = False
-    except READ_ERRORS:
-        pass  # the range that reaches the damage rejects it as corrupt_warc
-    return offsets, splittable
 
 
 def _record_member_at(stream, offset: int) -> bool:
@@ -185,8 +176,8 @@ def range_starts(stream, size: int, range_bytes: int) -> list[int]:
     A gzipped WARC is a gzip member per record (as Common Crawl and warcio
     write them): a range may begin at any member that decompresses to a WARC
     record header, found by seeking, without reading the file. An uncompressed
-    WARC is scanned record by record; an ARC file, or a WARC gzipped whole, is
-    one range.
+    WARC is walked header by header (`uncompressed_records`); an ARC file, or a
+    WARC gzipped whole, is one range.
     """
     stream.seek(0)
     head = stream.read(len(GZIP_MAGIC))
@@ -200,13 +191,73 @@ def range_starts(stream, size: int, range_bytes: int) -> list[int]:
                 break
             starts.append(found)
         return starts
-    stream.seek(0)
-    offsets, splittable = record_offsets(stream)
-    if splittable:
-        for offset in offsets:
-            if offset >= starts[-1] + range_bytes:
-                starts.append(offset)
+    if head != b"WAR":
+        return starts  # an ARC file, or not an archive: one range reports it
+    isolate = False  # a record that lies about its length is a range of its own
+    for start, honest in uncompressed_records(stream, size):
+        if (isolate or not honest or start >= starts[-1] + range_bytes) and start > starts[-1]:
+            starts.append(start)
+        isolate = not honest
     return starts
+
+
+_HEADER_LIMIT = 64 << 10
+_NEXT_RECORD = b"\r\n\r\nWARC/"
+
+
+def _header_block(stream, start: int) -> tuple[int, int] | None:
+    """(end of the WARC header block, its Content-Length), or None if no record starts here."""
+    stream.seek(start)
+    head = stream.read(_HEADER_LIMIT)
+    end = head.find(b"\r\n\r\n")
+    if not head.startswith(b"WARC/") or end < 0:
+        return None
+    for line in head[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return start + end + 4, int(value.strip())
+    return None
+
+
+def _find_next_record(stream, position: int, size: int) -> int | None:
+    while position < size:
+        stream.seek(position)
+        window = stream.read(_SEARCH_WINDOW + len(_NEXT_RECORD))
+        found = window.find(_NEXT_RECORD)
+        if found != -1:
+            return position + found + 4
+        position += _SEARCH_WINDOW
+    return None
+
+
+def uncompressed_records(stream, size: int) -> Iterator[tuple[int, bool]]:
+    """(start, whether its Content-Length is honest) for each record of an uncompressed WARC.
+
+    Headers are read and blocks skipped by seeking. A record whose Content-Length
+    does not end where the next record (or the file) begins lies about its
+    length: the next record is then found by its `WARC/` header line, so the
+    records after a lying one are still read.
+    """
+    position = 0
+    while position < size:
+        header = _header_block(stream, position)
+        if header is None:
+            return  # damage: the range that reaches it reports it
+        block_start, length = header
+        after = block_start + length + 4  # the block, then an empty line
+        stream.seek(after - 4)
+        honest = stream.read(4) == b"\r\n\r\n" and (
+            after >= size or _header_block(stream, after) is not None
+        )
+        if honest:
+            yield position, True
+            position = after
+            continue
+        yield position, False
+        following = _find_next_record(stream, block_start, size)
+        if following is None:
+            return
+        position = following
 
 
 def split_ranges(starts: list[int]) -> list[tuple]:

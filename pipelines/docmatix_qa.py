@@ -181,7 +181,21 @@ def _read_checkpoint_lines(readable):
 def store_selected(selected: SelectedDoc, put, options: AssembleOptions) -> SelectedRef:
     """The selected document and each chunk's request, stored; only references go on."""
     requests = tuple((r.id, put(r)) for r in selected.requests(options))
-    return SelectedRef(selected.doc.key, put(selected), requests, len(selected.doc.page_texts))
+    doc = selected.doc
+    return SelectedRef(doc.key, put(selected), requests, len(doc.page_texts), doc.source)
+
+
+def first_of_key(item):
+    """(key, documents) -> the one read first; a reject for every other document of that key.
+
+    Shards from elsewhere may hold a key twice; two documents with one key would
+    share chunk ids and rows, so only one goes on.
+    """
+    key, docs = item
+    first, *others = sorted(docs, key=lambda d: d.source)
+    yield first
+    for doc in others:
+        yield Reject(key, "duplicate_key", f"{doc.source}: {first.source} has this key too")
 
 
 def store_assembled(assembled: AssembledDoc, put) -> AssembledRef:
@@ -257,6 +271,19 @@ def run(argv=None, save_main_session=True) -> dict:
             store=lambda s, put: store_selected(s, put, options),
             spill=spill,
         )
+        selected, r_unique = (
+            selected
+            | "ByKey" >> beam.Map(lambda s: (s.key, s))
+            | "GroupKeys" >> beam.GroupByKey()
+            | "UniqueKeys"
+            >> Stage(
+                "unique_keys",
+                first_of_key,
+                fanout=True,
+                id_of=lambda item: item[0],
+                stats=lambda s: {"chunks": len(s.requests), "pages": s.pages},
+            )
+        )
         requests = selected | "Requests" >> beam.FlatMap(lambda s: s.requests)
         done = (
             p
@@ -329,7 +356,7 @@ def run(argv=None, save_main_session=True) -> dict:
         )
         r_shards = _write_rows(rows, args)
         _ = (
-            (r_read, r_docs, r_select, r_resume, r_generate, r_assemble, r_shards)
+            (r_read, r_docs, r_select, r_unique, r_resume, r_generate, r_assemble, r_shards)
             | "AllRejects" >> beam.Flatten()
             | "WriteRejects" >> WriteRejects(args.output)
         )
@@ -343,7 +370,8 @@ def run(argv=None, save_main_session=True) -> dict:
         links=[
             ("read_shards", "read_documents"),
             ("read_documents", "select"),
-            ("select/chunks", "resume"),
+            ("select", "unique_keys"),
+            ("unique_keys/chunks", "resume"),
             ("resume/todo", "generate"),
             ("assemble", "shards"),
         ],

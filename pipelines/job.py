@@ -4,6 +4,7 @@ Counts come from Beam's metrics (committed values where the runner has them),
 so they are the same whether the job ran locally or on Dataflow.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -20,7 +21,12 @@ from apache_beam.options.pipeline_options import TestOptions
 from corpusio.accounting import build_manifest, check_manifest, stage_counts
 from corpusio.report import render_markdown
 from pipelines.files import join, read_bytes, write_bytes
-from pipelines.outputs import MANIFEST_NAME, clear_work, prepare_output
+from pipelines.outputs import (
+    MANIFEST_NAME,
+    clear_work,
+    prepare_output,
+    temporary_files_under,
+)
 from pipelines.parts import forget_open_parts
 from pipelines.resume import ResumeOptions, resume_counts
 from runreport import write_html_report
@@ -103,13 +109,14 @@ def run_job(
         )
     pipeline = beam.Pipeline(options=options)
     build(pipeline)
-    result = pipeline.run()
-    if dry_run:
-        return {"dry_run": True, "job": getattr(result, "job", None)}
-    if not resume.wait or os.environ.get(NO_WAIT_ENV) == "1":
-        logging.info("submitted; not waiting, so no manifest will be written")
-        return {"submitted": True, "state": str(result.state)}
-    result.wait_until_finish()
+    with temporary_files_under(output_dir) if not dry_run else contextlib.nullcontext():
+        result = pipeline.run()
+        if dry_run:
+            return {"dry_run": True, "job": getattr(result, "job", None)}
+        if not resume.wait or os.environ.get(NO_WAIT_ENV) == "1":
+            logging.info("submitted; not waiting, so no manifest will be written")
+            return {"submitted": True, "state": str(result.state)}
+        result.wait_until_finish()
     counters = collect_counters(result)
     manifest = build_manifest(
         pipeline_name,

@@ -9,9 +9,12 @@ every run writes first), or the user passed --overwrite. In every case only
 owned files are deleted; anything else in the folder stays where it is.
 """
 
+import contextlib
 import json
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable
 
 from apache_beam.io.filesystems import FileSystems
@@ -21,6 +24,8 @@ from pipelines.files import join, read_bytes, write_bytes
 WORK_DIR = "_work"
 RUN_MARKER = f"{WORK_DIR}/run.json"
 SPILL_DIR = f"{WORK_DIR}/spill"
+TMP_DIR = f"{WORK_DIR}/tmp"  # temporary files of a local run (Beam's, Tesseract's)
+_RUN_SCOPED = (SPILL_DIR + "/", TMP_DIR + "/")
 MANIFEST_NAME = "manifest.json"
 # What every run writes besides its own outputs (regular expressions over paths
 # relative to the output folder).
@@ -105,7 +110,7 @@ def prepare_output(
     doomed = []
     for path in files:
         if path.startswith(WORK_DIR + "/"):
-            if restart or path.startswith(SPILL_DIR + "/") or path == RUN_MARKER:
+            if restart or path.startswith(_RUN_SCOPED) or path == RUN_MARKER:
                 doomed.append(path)
         elif owned_re.fullmatch(path):
             doomed.append(path)
@@ -134,8 +139,40 @@ def delete_files(folder: str, paths: list[str]) -> None:
 
 
 def clear_work(output: str, keep_checkpoints: bool) -> None:
-    """After a successful run: drop the spill, and the checkpoints unless asked to keep them."""
+    """After a successful run: drop the spill and temporary files, and the checkpoints unless
+    asked to keep them."""
+    folders = [SPILL_DIR, TMP_DIR] if keep_checkpoints else [WORK_DIR]
+    if FileSystems.get_scheme(output) in (None, "file"):
+        for folder in folders:
+            shutil.rmtree(os.path.join(output, folder), ignore_errors=True)
+        return
     paths = [f"{WORK_DIR}/{p}" for p in list_files(join(output, WORK_DIR))]
     if keep_checkpoints:
-        paths = [p for p in paths if p.startswith(SPILL_DIR + "/")]
+        paths = [p for p in paths if p.startswith(_RUN_SCOPED)]
     delete_files(output, paths)
+
+
+@contextlib.contextmanager
+def temporary_files_under(output: str):
+    """Temporary files of a local run go to OUTPUT/_work/tmp, not to the system's folder.
+
+    Beam's local runner and Tesseract (through pytesseract) make temporary files;
+    a killed run would leave them in /tmp. Under the output folder the next run
+    (or a successful end of this one) deletes them. The worker processes inherit
+    TMPDIR; a remote output changes nothing.
+    """
+    if FileSystems.get_scheme(output) not in (None, "file"):
+        yield
+        return
+    folder = os.path.abspath(os.path.join(output, TMP_DIR))
+    os.makedirs(folder, exist_ok=True)
+    saved = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir, os.environ["TMPDIR"] = folder, folder
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved[0]
+        if saved[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[1]

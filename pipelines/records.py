@@ -50,6 +50,7 @@ class WarcRange:
     path: str
     start: int
     end: int | None
+    problem: str | None = None  # a reject reason found while matching the file
 
     @property
     def id(self) -> str:
@@ -118,6 +119,7 @@ class SelectedRef:
     doc: Stored
     requests: tuple[tuple[str, Stored], ...]  # (chunk id, stored ChatRequest)
     pages: int
+    source: str = ""  # where the sample was read: "<tar>@<position>"
 
 
 @dataclass(frozen=True)

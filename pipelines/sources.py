@@ -2,31 +2,44 @@
 
 Patterns are checked when the job is launched, so a mistyped glob is a clear
 error rather than an empty run; matching and reading then happen on workers.
+Local patterns are matched by walking the folder without following links
+into folders, so a link that leads nowhere or in a circle is reported (it
+becomes a reject) instead of being skipped, and any file name, UTF-8 or not,
+is carried as it is.
 """
 
+import errno
+import itertools
+import os
+import re
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import apache_beam as beam
-from apache_beam.io import fileio
-from apache_beam.io.filesystem import FileMetadata
+from apache_beam.io.filesystem import FileSystem
 from apache_beam.io.filesystems import FileSystems
 
 from corpusio.accounting import Reject
+from corpusio.names import from_bytes, printable, to_bytes
 from corpusio.shards import iter_tar_samples
 from pipelines.stage import Stage
 
 DEFAULT_MAX_FILE_BYTES = 1 << 30
+_GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
 class InputFile:
     """A matched input file: its path and size. The bytes are read by the stage that uses
-    them (`read_input`), so that only the path travels through Beam's shuffles."""
+    them (`read_input`), so that only the path travels through Beam's shuffles.
+
+    `problem` is a reject reason found while matching (a link in a circle, ...).
+    """
 
     path: str
     size: int
+    problem: str | None = None
 
 
 class NoInputError(ValueError):
@@ -55,6 +68,51 @@ def pattern_variants(pattern: str) -> list[str]:
     return sorted(set(variants))
 
 
+def _is_local(pattern: str) -> bool:
+    return FileSystems.get_scheme(pattern) in (None, "file")
+
+
+def _walk_root(pattern: str) -> str:
+    """The deepest folder of a pattern that holds no wildcard."""
+    parts = pattern.split("/")
+    fixed = list(itertools.takewhile(lambda part: not _GLOB_CHARS.search(part), parts[:-1]))
+    return "/".join(fixed) or ("/" if pattern.startswith("/") else ".")
+
+
+def _stat(path: str) -> InputFile:
+    try:
+        return InputFile(path, os.stat(path).st_size)
+    except OSError as exc:
+        problem = "symlink_loop" if exc.errno == errno.ELOOP else "unreadable"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            problem = "broken_link"
+        return InputFile(path, 0, problem)
+
+
+def _match_local(pattern: str) -> Iterator[InputFile]:
+    if not _GLOB_CHARS.search(pattern):
+        if os.path.lexists(pattern) and not os.path.isdir(pattern):
+            yield _stat(pattern)
+        return
+    regex = re.compile(FileSystem.translate_pattern(pattern))
+    root = _walk_root(pattern)
+    for folder, subfolders, names in os.walk(root, followlinks=False):
+        subfolders.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name) if folder != "." else name
+            if regex.fullmatch(path):
+                yield _stat(path)
+
+
+def match_pattern(pattern: str) -> Iterator[InputFile]:
+    """The files one pattern matches (local: walked, links reported; remote: FileSystems)."""
+    if _is_local(pattern):
+        yield from _match_local(pattern)
+        return
+    for metadata in FileSystems.match([pattern])[0].metadata_list:
+        yield InputFile(metadata.path, metadata.size_in_bytes)
+
+
 def check_patterns(patterns: Iterable[str]) -> list[str]:
     """The patterns to match, `**` variants included; NoInputError if one matches nothing."""
     patterns = list(patterns)
@@ -63,19 +121,19 @@ def check_patterns(patterns: Iterable[str]) -> list[str]:
     expanded = []
     for pattern in patterns:
         variants = pattern_variants(pattern)
-        results = FileSystems.match(variants, limits=[1] * len(variants))
-        if not any(r.metadata_list for r in results):
+        if not any(next(match_pattern(v), None) for v in variants):
             raise NoInputError(f"--input {pattern!r} matches no file")
         expanded += variants
     return sorted(set(expanded))
 
 
-def check_size(matched: tuple[str, int], max_bytes: int = DEFAULT_MAX_FILE_BYTES):
-    """A matched (path, size) file as an InputFile, or a reject when it is too large."""
-    path, size = matched
-    if size > max_bytes:
-        return Reject(path, "file_too_large", f"{size} > {max_bytes} bytes")
-    return InputFile(path, size)
+def check_size(file: InputFile, max_bytes: int = DEFAULT_MAX_FILE_BYTES):
+    """The file, or a reject when matching found a problem or it is too large."""
+    if file.problem is not None:
+        return Reject(file.path, file.problem, "found while matching the input patterns")
+    if file.size > max_bytes:
+        return Reject(file.path, "file_too_large", f"{file.size} > {max_bytes} bytes")
+    return file
 
 
 def read_input(file: InputFile) -> bytes | Reject:
@@ -97,12 +155,18 @@ def with_bytes(fn):
     return apply
 
 
-def _path_and_size(metadata: FileMetadata) -> tuple[str, int]:
-    return metadata.path, metadata.size_in_bytes
+def _wire(file: InputFile) -> tuple:
+    """A matched file as values Beam encodes deterministically, whatever bytes its name has."""
+    return to_bytes(file.path), file.size, file.problem
+
+
+def _unwire(wired: tuple) -> InputFile:
+    path, size, problem = wired
+    return InputFile(from_bytes(path), size, problem)
 
 
 class MatchFiles(beam.PTransform):
-    """The distinct (path, size) of the files that patterns match, spread over the workers."""
+    """The distinct files (InputFile) that patterns match, spread over the workers."""
 
     def __init__(self, patterns: list[str]):
         super().__init__()
@@ -112,10 +176,10 @@ class MatchFiles(beam.PTransform):
         return (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
-            | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.ALLOW)
-            | "PathAndSize" >> beam.Map(_path_and_size)
+            | "Match" >> beam.FlatMap(lambda pattern: map(_wire, match_pattern(pattern)))
             | "DedupPaths" >> beam.Distinct()
             | "Spread" >> beam.Reshuffle()
+            | "Files" >> beam.Map(_unwire)
         )
 
 
@@ -136,20 +200,25 @@ class ReadFiles(beam.PTransform):
         return (
             pbegin
             | "MatchFiles" >> MatchFiles(self._patterns)
-            | "Read" >> Stage("read", lambda m: check_size(m, max_bytes), id_of=lambda m: m[0])
+            | "Read" >> Stage("read", lambda f: check_size(f, max_bytes), id_of=lambda f: f.path)
         )
 
 
-def read_tar_samples(path: str):
-    """Samples of one WebDataset tar; a corrupt or truncated tail becomes a reject."""
+def read_tar_samples(file: InputFile):
+    """Samples of one WebDataset tar, each with `__url__` (the tar) and `__index__` (its
+    place in it); a tar that cannot be opened or a corrupt or truncated tail is a reject."""
+    if file.problem is not None:
+        yield Reject(file.path, file.problem, "found while matching the input patterns")
+        return
+    url = printable(file.path)
     count = 0
     try:
-        with FileSystems.open(path, compression_type="uncompressed") as f:
+        with FileSystems.open(file.path, compression_type="uncompressed") as f:
             for sample in iter_tar_samples(f):
+                yield sample | {"__url__": url, "__index__": count}
                 count += 1
-                yield sample
     except (tarfile.TarError, OSError, EOFError) as exc:
-        yield Reject(f"{path}@{count}", "corrupt_tar", f"after {count} samples: {exc}")
+        yield Reject(f"{file.path}@{count}", "corrupt_tar", f"after {count} samples: {exc}")
 
 
 class MatchPaths(beam.PTransform):
@@ -163,7 +232,7 @@ class MatchPaths(beam.PTransform):
         return (
             pbegin
             | "MatchFiles" >> MatchFiles(self._patterns)
-            | "Paths" >> beam.MapTuple(lambda path, size: path)
+            | "Paths" >> beam.Map(lambda f: f.path)
         )
 
 
@@ -178,7 +247,7 @@ class ReadShards(beam.PTransform):
         self._patterns = list(patterns)
 
     def expand(self, pbegin):
-        tars = pbegin | "MatchTars" >> MatchPaths(self._patterns)
+        tars = pbegin | "MatchTars" >> MatchFiles(self._patterns)
         return tars | "ReadTars" >> Stage(
-            "read_shards", read_tar_samples, fanout=True, id_of=lambda path: path
+            "read_shards", read_tar_samples, fanout=True, id_of=lambda f: f.path
         )

@@ -28,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from corpusio.accounting import Reject
 from corpusio.keys import text_key
+from corpusio.names import printable
 from corpusio.shards import Sample
 from obelics_filter.config import load_config
 from obelics_filter.dedup import (
@@ -65,7 +66,7 @@ from pipelines.parts import PartWriter, load
 from pipelines.records import ImageUnit, PageUnit, StoredImage, WarcRange, WebDocRef
 from pipelines.resume import resume_options
 from pipelines.sinks import StoreEach, WriteParquet, WriteRejects, WriteShards
-from pipelines.sources import MatchFiles, check_patterns
+from pipelines.sources import InputFile, MatchFiles, check_patterns
 from pipelines.stage import Stage
 
 IMAGE_MODES = ("warc", "http", "none")
@@ -100,12 +101,14 @@ def parse_args(argv):
 # --- reading: ranges of records, extracted where they are read ------------------------
 
 
-def split_warc(path_and_size: tuple[str, int]) -> list[WarcRange]:
+def split_warc(file: InputFile) -> list[WarcRange]:
     """A WARC file as ranges of records; a file that cannot be split is one range."""
-    path, size = path_and_size
+    path = file.path
+    if file.problem is not None:
+        return [WarcRange(path, 0, None, file.problem)]
     try:
         with FileSystems.open(path, compression_type="uncompressed") as f:
-            starts = range_starts(f, size, RANGE_BYTES)
+            starts = range_starts(f, file.size, RANGE_BYTES)
     except Exception as exc:  # noqa: BLE001 - reading the range reports the damage
         logging.warning("cannot split %s (%r); reading it whole", path, exc)
         starts = [0]
@@ -114,8 +117,12 @@ def split_warc(path_and_size: tuple[str, int]) -> list[WarcRange]:
 
 def read_warc_range(warc_range: WarcRange, config):
     """Each record of a range: an extracted page, a checked image, a skipped record, a reject."""
+    if warc_range.problem is not None:
+        yield Reject(warc_range.path, warc_range.problem, "found while matching the inputs")
+        return
+    name = printable(warc_range.path)  # as recorded in the documents' metadata
     with FileSystems.open(warc_range.path, compression_type="uncompressed") as f:
-        for record in read_range(f, warc_range.path, warc_range.start, warc_range.end):
+        for record in read_range(f, name, warc_range.start, warc_range.end):
             if isinstance(record, WebPage):
                 yield extract_page(record, config)
             elif isinstance(record, ImageRecord):

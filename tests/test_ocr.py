@@ -234,7 +234,7 @@ def test_frames_and_modes_are_made_tesseract_ready():
     assert deep.mode == "I;16"
     buffer = io.BytesIO()
     palette.save(buffer, format="TIFF", save_all=True, append_images=[cmyk, deep, bilevel])
-    frames = load_image_frames(buffer.getvalue())
+    frames = list(load_image_frames(buffer.getvalue()))
     assert [f.mode for f in frames] == ["RGB", "RGB", "L", "1"]
     for frame in frames:
         pixels = np.asarray(frame.convert("L"))

@@ -65,3 +65,39 @@ def test_a_damaged_member_costs_only_its_range(gzipped):
 def test_a_file_gzipped_whole_is_one_range(gzipped):
     whole_gzip = gzip.compress(gzip.decompress(gzipped))
     assert range_starts(io.BytesIO(whole_gzip), len(whole_gzip), 1024) == [0]
+
+
+def _record(url: str, body: bytes, declared: int | None = None) -> bytes:
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body)
+    block = http + body
+    length = len(block) if declared is None else declared
+    head = (
+        b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: %s\r\n"
+        b"WARC-Date: 2024-01-01T00:00:00Z\r\nContent-Length: %d\r\n\r\n" % (url.encode(), length)
+    )
+    return head + block + b"\r\n\r\n"
+
+
+def test_a_lying_content_length_does_not_swallow_the_next_record():
+    html = b"<html><body><p>" + b"word " * 50 + b"</p></body></html>"
+    data = (
+        _record("https://a.example/", html)
+        + _record("https://liar.example/", html, declared=10 << 30)  # says 10 GiB
+        + _record("https://after.example/", html)
+        + _record("https://last.example/", html)
+    )
+    by_ranges, count = _by_ranges(data, 1 << 20)
+    urls = [o[1] for o in by_ranges if o[0] == "WebPage"]
+    assert "https://after.example/" in urls and "https://last.example/" in urls
+    assert count == 3  # before the liar, the liar alone, after it
+    whole = _outcomes(read_records(io.BytesIO(data), "crawl"))  # read whole, it would swallow
+    assert "https://after.example/" not in [o[1] for o in whole]
+
+
+def test_a_body_over_the_cap_is_named_as_such(monkeypatch):
+    from obelics_filter import warc
+
+    monkeypatch.setattr(warc, "MAX_BODY_BYTES", 1000)
+    data = _record("https://big.example/", b"<html>" + b"x" * 5000 + b"</html>")
+    (outcome,) = _outcomes(read_records(io.BytesIO(data), "crawl"))
+    assert outcome[0] == "Reject" and outcome[3] == "body_too_large"

@@ -1,7 +1,9 @@
 """Reading the published source layouts: parquet with embedded images, JSON/JSON-lines
 records, and images named by relative path inside a folder or a zip archive."""
 
+import errno
 import json
+import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -9,8 +11,10 @@ from pathlib import Path, PurePosixPath
 import pyarrow.parquet as pq
 
 from cauldron.subsets.base import SourceImage
+from corpusio.accounting import Reject
 
 BATCH_ROWS = 64
+MAX_IMAGE_BYTES = 64 << 20  # no source image is this large; a bigger one is refused
 
 
 def parquet_files(path: Path, splits: tuple[str, ...] | None) -> list[Path]:
@@ -46,15 +50,33 @@ def cell_image(ref: str, cell: dict | None) -> SourceImage:
     return SourceImage(ref, detail=f"parquet cell has no bytes (path {path!r})")
 
 
-def read_records(path: Path) -> list[dict]:
+def json_lines(path: Path) -> Iterator[dict | Reject]:
+    """The records of a JSON-lines file; a line that does not parse is a reject of its own,
+    and the lines after it are still read."""
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                yield Reject(f"{path}:{number}", "bad_json_line", str(exc)[:300])
+                continue
+            if isinstance(record, dict):
+                yield record
+            else:
+                yield Reject(f"{path}:{number}", "bad_json_line", "not a JSON object")
+
+
+def read_records(path: Path) -> Iterator[dict | Reject]:
     """LLaVA-style records from a .json list, a .jsonl file, or a hub parquet copy."""
     path = Path(path)
     if path.suffix == ".parquet":
-        return pq.read_table(path).to_pylist()
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    return json.loads(text)
+        yield from pq.read_table(path).to_pylist()
+    elif path.suffix == ".jsonl":
+        yield from json_lines(path)
+    else:
+        yield from json.loads(path.read_text(encoding="utf-8"))
 
 
 def _safe_name(name: str) -> PurePosixPath | None:
@@ -65,10 +87,30 @@ def _safe_name(name: str) -> PurePosixPath | None:
     return parts
 
 
+def read_image_file(root: Path, file: Path, ref: str) -> SourceImage:
+    """An image file under `root`: refused when a link takes it outside, loops, or it is
+    larger than MAX_IMAGE_BYTES."""
+    try:
+        real = file.resolve(strict=True)
+        if not real.is_relative_to(root.resolve()):
+            return SourceImage(ref, reason="unsafe_image_path", detail=f"a link leads to {real}")
+        size = real.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            return SourceImage(ref, reason="file_too_large", detail=f"{size} bytes")
+        return SourceImage(ref, data=real.read_bytes())
+    except RuntimeError as exc:  # resolve() on a circle of links (Python 3.11)
+        return SourceImage(ref, reason="symlink_loop", detail=str(exc))
+    except OSError as exc:
+        reason = "symlink_loop" if exc.errno == errno.ELOOP else "unreadable"
+        return SourceImage(ref, reason=reason, detail=str(exc))
+
+
 class ImageStore:
     """Images looked up by the relative names the records use, in a folder or a zip.
 
     A zip's top `images/` folder is optional in the name, as Geo170K's records omit it.
+    A member is read with a cap on its inflated size, whatever its header says, and a
+    file is read only when it lies inside the folder (links included).
     Use as a context manager so an opened archive is closed.
     """
 
@@ -89,16 +131,24 @@ class ImageStore:
         relative = _safe_name(name)
         if relative is None:
             return SourceImage(ref, reason="unsafe_image_path", detail="not a relative path")
-        data = self._read(relative)
-        if data is None:
-            return SourceImage(ref, detail=f"not found in {self.root}")
-        return SourceImage(ref, data=data)
-
-    def _read(self, relative: PurePosixPath) -> bytes | None:
         if self._zip is not None:
             for member in (relative.as_posix(), f"images/{relative.as_posix()}"):
                 if member in self._members:
-                    return self._zip.read(member)
-            return None
-        file = self.root / relative
-        return file.read_bytes() if file.is_file() else None
+                    return self._member(member, ref)
+        else:
+            file = self.root / relative
+            if os.path.lexists(file) and not file.is_dir():
+                return read_image_file(self.root, file, ref)
+        return SourceImage(ref, detail=f"not found in {self.root}")
+
+    def _member(self, member: str, ref: str) -> SourceImage:
+        info = self._zip.getinfo(member)
+        if info.file_size > MAX_IMAGE_BYTES:
+            detail = f"inflates to {info.file_size} bytes (from {info.compress_size})"
+            return SourceImage(ref, reason="decompression_bomb", detail=detail)
+        with self._zip.open(member) as f:
+            data = f.read(MAX_IMAGE_BYTES + 1)  # the header may lie about the size
+        if len(data) > MAX_IMAGE_BYTES:
+            detail = f"inflates past {MAX_IMAGE_BYTES} bytes (from {info.compress_size})"
+            return SourceImage(ref, reason="decompression_bomb", detail=detail)
+        return SourceImage(ref, data=data)

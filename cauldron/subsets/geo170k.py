@@ -46,7 +46,7 @@ def read_source(
     folder = path if path.is_dir() else path.parent
     if images is None:
         images = default_images(folder)
-    records = [record for file in record_files(path, splits) for record in read_records(file)]
+    records = (record for file in record_files(path, splits) for record in read_records(file))
     with ImageStore(images) as store:
         yield from llava.grouped_items(NAME, records, store)
 

@@ -6,7 +6,8 @@ keeps its URL, so a pipeline can fetch it with obelics_filter's ImageFetcher and
 in with `SourceItem.with_fetched`. One still missing at `convert` becomes a reject.
 """
 
-import json
+import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -14,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from cauldron import prompts
 from cauldron.schema import cauldron_row
 from cauldron.subsets.base import Reject, SourceImage, SourceItem, checked_images
+from cauldron.subsets.files import json_lines, read_image_file
 
 NAME = "iiw400"
 RECORDS = "data.jsonl"
@@ -30,27 +32,27 @@ def local_image(folder: Path | None, key: str, url: str) -> SourceImage:
     for name in names:
         if folder is not None and name and "/" not in name and name not in (".", ".."):
             file = folder / name
-            if file.is_file():
-                return SourceImage(ref, data=file.read_bytes(), url=url)
+            if os.path.lexists(file) and not file.is_dir():
+                found = read_image_file(folder, file, ref)
+                return dataclasses.replace(found, url=url if found.data is not None else None)
     where = f"not in {folder}" if folder is not None else "no local image folder"
     return SourceImage(ref, url=url or None, detail=f"{where}, not fetched")
 
 
-def read_source(path: Path, images: Path | None = None) -> Iterator[SourceItem]:
+def read_source(path: Path, images: Path | None = None) -> Iterator[SourceItem | Reject]:
     """`path` is the folder holding data.jsonl (or the file); `images` the local image
     folder, by default `images_aar/` beside data.jsonl when it exists."""
     path = Path(path)
     records_file = path / RECORDS if path.is_dir() else path
     if images is None and (records_file.parent / "images_aar").is_dir():
         images = records_file.parent / "images_aar"
-    with records_file.open(encoding="utf-8") as lines:
-        for line in lines:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            key, url = str(record.get("image/key") or ""), str(record.get("image/url") or "")
-            image = local_image(Path(images) if images else None, key, url)
-            yield SourceItem(NAME, key or url, (image,), (record,))
+    for record in json_lines(records_file):
+        if isinstance(record, Reject):
+            yield record
+            continue
+        key, url = str(record.get("image/key") or ""), str(record.get("image/url") or "")
+        image = local_image(Path(images) if images else None, key, url)
+        yield SourceItem(NAME, key or url, (image,), (record,))
 
 
 def convert(item: SourceItem, seed: int) -> dict | Reject:

@@ -14,10 +14,18 @@ _MARKER = "<image>"
 _ROLES = {"human": "user", "gpt": "assistant"}
 
 
-def grouped_items(subset: str, records: Iterable[dict], store: ImageStore) -> Iterator[SourceItem]:
-    """One item per distinct image, records in source order; the id is the image name."""
+def grouped_items(
+    subset: str, records: Iterable[dict | Reject], store: ImageStore
+) -> Iterator[SourceItem | Reject]:
+    """One item per distinct image, records in source order; the id is the image name.
+
+    A record that could not be read (a reject) is passed on as it is.
+    """
     groups: dict[str, list[dict]] = {}
     for record in records:
+        if isinstance(record, Reject):
+            yield record
+            continue
         groups.setdefault(str(record.get("image") or ""), []).append(record)
     for name, members in groups.items():
         images = (store.image(name),) if name else ()
