@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -397,3 +398,49 @@ def test_a_run_leaves_no_temporary_files_outside_its_output(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert list(system_tmp.iterdir()) == []
     assert not (tmp_path / "out" / "_work").exists()
+
+
+def _huge_image_pdf(side: int = 70_000) -> bytes:
+    """A page whose image claims side x side gray pixels, stored in a few hundred bytes."""
+    data = zlib.compress(b"\0" * side * 2, 9)
+    content = b"q 200 0 0 200 0 0 cm /Im0 Do Q"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] "
+        b"/Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream"
+        % (side, side, len(data), data),
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def test_mupdf_limits_and_page_tree_cycles_have_reasons_of_their_own():
+    from docmatix.documents import mupdf_reason
+
+    doc = pymupdf.open(stream=_huge_image_pdf(), filetype="pdf")
+    with pytest.raises(pymupdf.mupdf.FzErrorBase) as limit:
+        pymupdf.Pixmap(doc, 5)  # decoding the image whole passes MuPDF's limit
+    assert mupdf_reason(limit.value) == "render_limit"
+    # transcription itself never decodes it whole: the page is read and rendered
+    result = pdf_transcribe_page(_huge_image_pdf())
+    assert result.pages[0]["source_reason"] == "blank"
+
+
+def pdf_transcribe_page(data: bytes):
+    from docmatix.transcribe import TranscribeOptions, transcribe
+
+    return transcribe("huge-image.pdf", data, TranscribeOptions())
