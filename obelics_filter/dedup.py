@@ -26,9 +26,12 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 def url_key(url: str) -> str:
     """The URL with case, default ports and fragment normalised: one key per page."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # a port out of range, bad IPv6 brackets: the URL as it is
+        return url.strip()
     host = (parts.hostname or "").lower()
-    port = parts.port
     if port and not (
         parts.scheme == "http" and port == 80 or parts.scheme == "https" and port == 443
     ):

@@ -215,7 +215,7 @@ def _resume_or_generate(item):
     """
     _, grouped = item
     (request,) = grouped["request"]
-    done = list(grouped["done"])
+    done = sorted(grouped["done"], key=lambda c: (c.text or "", c.source))
     return ("done", done[0]) if done else ("todo", request)
 
 

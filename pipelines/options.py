@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 LOCAL_RUNNER = "FnApiRunner"
@@ -130,6 +131,10 @@ def parse_pipeline_args(parser: argparse.ArgumentParser, argv) -> tuple[argparse
             f"unexpected argument {token!r}: give each value after its flag, and quote "
             "input patterns (--input 'DIR/*.pdf') so that the shell does not expand them"
         )
+    output = getattr(args, "output", None)
+    if output and FileSystems.get_scheme(output) in (None, "file"):
+        # saved work records where its payloads lie: a rerun from another folder finds them
+        args.output = os.path.abspath(output)
     return args, rest
 
 

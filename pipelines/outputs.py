@@ -27,6 +27,7 @@ SPILL_DIR = f"{WORK_DIR}/spill"
 TMP_DIR = f"{WORK_DIR}/tmp"  # temporary files of a local run (Beam's, Tesseract's)
 _RUN_SCOPED = (SPILL_DIR + "/", TMP_DIR + "/")
 MANIFEST_NAME = "manifest.json"
+INFO_NAME = "_info.json"  # corpusio.shards.INFO_NAME
 # What every run writes besides its own outputs (regular expressions over paths
 # relative to the output folder).
 RUN_FILES = (
@@ -79,6 +80,17 @@ def earlier_run(folder: str) -> str | None:
     return None
 
 
+def _listed_shards(output: str, info: str) -> list[str]:
+    """The shards (and their indexes) that an earlier run's `_info.json` names."""
+    folder = info.rsplit("/", 1)[0] + "/" if "/" in info else ""
+    try:
+        listed = json.loads(read_bytes(join(output, info)))["shards"]
+        names = [entry["name"] for entry in listed]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [f"{folder}{name}{suffix}" for name in names for suffix in ("", ".index.json")]
+
+
 def _owned(patterns: Iterable[str]):
     return re.compile("|".join(f"(?:{p})" for p in (*RUN_FILES, *patterns)))
 
@@ -114,6 +126,10 @@ def prepare_output(
                 doomed.append(path)
         elif owned_re.fullmatch(path):
             doomed.append(path)
+    present = set(files)
+    for info in [p for p in doomed if p.rsplit("/", 1)[-1] == INFO_NAME]:
+        # shards an earlier run wrote under another --shard-prefix are its too
+        doomed += [p for p in _listed_shards(output, info) if p in present and p not in doomed]
     delete_files(output, doomed)
     marker = {"pipeline": pipeline}
     write_bytes(join(output, RUN_MARKER), (json.dumps(marker) + "\n").encode())

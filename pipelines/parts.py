@@ -13,6 +13,7 @@ A checkpoint (pipelines.stage) is a part file plus an index written when the
 part is complete: the element ids it holds and where each one's results are.
 """
 
+import logging
 import os
 import pickle
 import threading
@@ -23,12 +24,14 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.files import join, write_bytes
+from corpusio.names import to_bytes
+from pipelines.files import join, open_ranged, write_bytes
 
 PART_SUFFIX = ".part"
 INDEX_SUFFIX = ".index"
 PART_BYTES = 256 << 20
 _OPEN_FILES = 64
+_OPEN_REMOTE = 4  # per thread: each holds a read buffer
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,10 @@ class Stored:
     path: str
     offset: int
     length: int
+
+
+class StorageError(OSError):
+    """A part could not be written: a problem of the machine, not of one input."""
 
 
 def _is_local(path: str) -> bool:
@@ -73,9 +80,12 @@ class PartWriter:
     def put(self, obj) -> Stored:
         """Write one object; returns where it lies."""
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        if self._stream is None:
-            self._open()
-        self._stream.write(data)
+        try:
+            if self._stream is None:
+                self._open()
+            self._stream.write(data)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.path}: {exc}") from exc
         stored = Stored(self.path, self.size, len(data))
         self.size += len(data)
         if self.size >= self.max_bytes:
@@ -100,32 +110,30 @@ class _Reader:
         self._local: OrderedDict[str, int] = OrderedDict()
         self._remote = threading.local()
 
-    def _fd(self, path: str) -> int:
+    def _pread(self, stored: Stored) -> bytes:
+        """A positional read under the lock, so no other thread closes the file meanwhile."""
         with self._lock:
-            fd = self._local.get(path)
-            if fd is not None:
-                self._local.move_to_end(path)
-                return fd
-            fd = os.open(path, os.O_RDONLY)
-            self._local[path] = fd
-            if len(self._local) > _OPEN_FILES:
-                _, old = self._local.popitem(last=False)
-                os.close(old)
-            return fd
+            fd = self._local.get(stored.path)
+            if fd is None:
+                fd = self._local[stored.path] = os.open(stored.path, os.O_RDONLY)
+                if len(self._local) > _OPEN_FILES:
+                    _, old = self._local.popitem(last=False)
+                    os.close(old)
+            else:
+                self._local.move_to_end(stored.path)
+            return os.pread(fd, stored.length, stored.offset)
 
     def read(self, stored: Stored) -> bytes:
         if _is_local(stored.path):
-            data = os.pread(self._fd(stored.path), stored.length, stored.offset)
+            data = self._pread(stored)
         else:
             streams = getattr(self._remote, "streams", None)
             if streams is None:
                 streams = self._remote.streams = OrderedDict()
             stream = streams.get(stored.path)
             if stream is None:
-                stream = streams[stored.path] = FileSystems.open(
-                    stored.path, compression_type="uncompressed"
-                )
-                if len(streams) > _OPEN_FILES:
+                stream = streams[stored.path] = open_ranged(stored.path)
+                if len(streams) > _OPEN_REMOTE:
                     streams.popitem(last=False)[1].close()
             stream.seek(stored.offset)
             data = stream.read(stored.length)
@@ -167,9 +175,9 @@ def write_index(part: str, entries: list[tuple[str, Stored]]) -> None:
 
 
 def index_key(element_id: str) -> str:
-    """An element id as an index line spells it (any bytes of a path survive the trip)."""
-    safe = element_id.encode("utf-8", "backslashreplace").decode("utf-8")
-    return safe.replace("\t", "\\t").replace("\n", "\\n")
+    """An element id as an index line spells it: the hex of its bytes, so that any id (a
+    path with tabs, line breaks or bytes that are not UTF-8) is one unambiguous key."""
+    return to_bytes(element_id).hex()
 
 
 def read_indexes(folder: str) -> dict[str, Stored]:
@@ -179,9 +187,13 @@ def read_indexes(folder: str) -> dict[str, Stored]:
     for metadata in FileSystems.match([pattern])[0].metadata_list:
         index = metadata.path
         part = index[: -len(INDEX_SUFFIX)] + PART_SUFFIX
-        with FileSystems.open(index, compression_type="uncompressed") as f:
-            text = f.read().decode("utf-8")
-        for line in text.splitlines():
-            key, offset, length = line.rsplit("\t", 2)
-            saved[key] = Stored(part, int(offset), int(length))
+        try:
+            with FileSystems.open(index, compression_type="uncompressed") as f:
+                lines = f.read().decode("ascii").split("\n")
+            entries = [line.split("\t") for line in lines if line]
+            found = {key: Stored(part, int(offset), int(length)) for key, offset, length in entries}
+        except (OSError, ValueError) as exc:  # its elements are computed again
+            logging.warning("checkpoint index %s unreadable (%r)", index, exc)
+            continue
+        saved.update(found)
     return saved

@@ -51,10 +51,13 @@ class WarcRange:
     start: int
     end: int | None
     problem: str | None = None  # a reject reason found while matching the file
+    size: int = 0  # of the whole file
 
     @property
     def id(self) -> str:
-        return f"{self.path}@{self.start}"
+        """Names the range and the file's size, so saved work is not replayed for another split
+        or a file that changed."""
+        return f"{self.path}@{self.start}-{self.end}/{self.size}"
 
 
 @dataclass(frozen=True)

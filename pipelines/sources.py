@@ -94,7 +94,8 @@ def _match_local(pattern: str) -> Iterator[InputFile]:
         if os.path.lexists(pattern) and not os.path.isdir(pattern):
             yield _stat(pattern)
         return
-    regex = re.compile(FileSystem.translate_pattern(pattern))
+    # Beam's `*` stops at a backslash too (a Windows separator); in a POSIX name it is a letter
+    regex = re.compile(FileSystem.translate_pattern(pattern).replace(r"[^/\\]*", "[^/]*"))
     root = _walk_root(pattern)
     for folder, subfolders, names in os.walk(root, followlinks=False):
         subfolders.sort()

@@ -37,7 +37,14 @@ from corpusio.accounting import (
     Reject,
     stage_namespace,
 )
-from pipelines.parts import PartWriter, index_key, load, read_indexes, write_index
+from pipelines.parts import (
+    PartWriter,
+    StorageError,
+    index_key,
+    load,
+    read_indexes,
+    write_index,
+)
 from pipelines.resume import COMPUTED, REUSED, resume_namespace
 
 OUTPUT = "out"
@@ -60,6 +67,11 @@ def saved_results(folder: str, run: str) -> dict:
         if saved is None:
             saved = _saved_by_run[(folder, run)] = read_indexes(folder)
         return saved
+
+
+def _result_id(result: Any) -> str:
+    page = getattr(result, "page", None)  # a document's page (web)
+    return getattr(page, "url", None) or default_id(result)
 
 
 def default_id(element: Any) -> str:
@@ -173,19 +185,33 @@ class _CountedFn(beam.DoFn):
             yield Reject(self._id_of(element), ERROR_REASON, detail)
 
     def _stored(self, results: Iterator[Any]) -> Iterator[Any]:
-        """Results with their payloads written to a part, when the stage stores them."""
+        """Results with their payloads written to a part, when the stage stores them.
+
+        An exception while making a result's small record rejects that result
+        (`error`); one while writing the part (a full disk) stops the run.
+        """
         if self._store is None:
             yield from results
             return
         for result in results:
-            yield result if isinstance(result, Reject) else self._store(result, self._writer.put)
+            if isinstance(result, Reject):
+                yield result
+                continue
+            try:
+                yield self._store(result, self._writer.put)
+            except StorageError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad result must not stop the run
+                logging.warning("stage %s could not store %s: %r", self._stage, result, exc)
+                detail = f"{type(exc).__name__}: {exc}"[:1000]
+                yield Reject(_result_id(result), ERROR_REASON, detail)
 
     def _saved(self, element_id: str) -> list | None:
         """Results an earlier run saved for this element, or None."""
-        stored = saved_results(self._checkpoint, self._run).get(index_key(element_id))
-        if stored is None:
-            return None
         try:
+            stored = saved_results(self._checkpoint, self._run).get(index_key(element_id))
+            if stored is None:
+                return None
             return load(stored)
         except Exception as exc:  # noqa: BLE001 - a damaged part is computed again
             logging.warning("saved work for %s unreadable (%r); computing again", element_id, exc)

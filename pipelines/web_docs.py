@@ -58,7 +58,7 @@ from obelics_filter.warc import (
     read_range,
     split_ranges,
 )
-from pipelines.files import join
+from pipelines.files import join, open_ranged
 from pipelines.job import cli_main, run_job
 from pipelines.options import parse_pipeline_args, pipeline_options, pipeline_parser
 from pipelines.outputs import jsonl_files, shard_files, table_files
@@ -105,14 +105,14 @@ def split_warc(file: InputFile) -> list[WarcRange]:
     """A WARC file as ranges of records; a file that cannot be split is one range."""
     path = file.path
     if file.problem is not None:
-        return [WarcRange(path, 0, None, file.problem)]
+        return [WarcRange(path, 0, None, file.problem, file.size)]
     try:
-        with FileSystems.open(path, compression_type="uncompressed") as f:
+        with open_ranged(path) as f:
             starts = range_starts(f, file.size, RANGE_BYTES)
     except Exception as exc:  # noqa: BLE001 - reading the range reports the damage
         logging.warning("cannot split %s (%r); reading it whole", path, exc)
         starts = [0]
-    return [WarcRange(path, s, e) for s, e in split_ranges(starts)]
+    return [WarcRange(path, s, e, size=file.size) for s, e in split_ranges(starts)]
 
 
 def read_warc_range(warc_range: WarcRange, config):

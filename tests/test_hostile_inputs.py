@@ -444,3 +444,23 @@ def pdf_transcribe_page(data: bytes):
     from docmatix.transcribe import TranscribeOptions, transcribe
 
     return transcribe("huge-image.pdf", data, TranscribeOptions())
+
+
+def test_a_zip_member_whose_header_lies_about_its_size_is_a_reject_of_its_own(tmp_path):
+    import struct
+
+    from cauldron.subsets.files import ImageStore
+
+    archive = tmp_path / "images.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as writer:
+        writer.writestr("images/liar.png", b"\0" * (8 << 20))
+        writer.writestr("images/fine.png", _png(4))
+    raw = bytearray(archive.read_bytes())
+    for signature, field in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # inflated size: 1000
+        struct.pack_into("<I", raw, raw.find(signature) + field, 1000)
+    archive.write_bytes(bytes(raw))
+    with ImageStore(archive) as store:
+        liar = store.image("liar.png")
+        fine = store.image("fine.png")
+    assert liar.data is None and liar.reason == "corrupt_archive_member"
+    assert fine.data == _png(4)

@@ -162,3 +162,15 @@ def test_beam_flags_still_reach_beam():
         "--max_num_workers",
         "5",
     ]
+
+
+def test_shards_of_an_earlier_prefix_are_replaced_too(nested, tmp_path):
+    out = tmp_path / "out"
+    pack_files.run(["--input", f"{nested}/*.pdf", "--output", str(out), "--shard-prefix", "old"])
+    assert (out / "shards" / "old-000000.tar").exists()
+    pack_files.run(["--input", f"{nested}/*.pdf", "--output", str(out), "--shard-prefix", "new"])
+    assert sorted(p.name for p in (out / "shards").iterdir()) == [
+        "_info.json",
+        "new-000000.tar",
+        "new-000000.tar.index.json",
+    ]

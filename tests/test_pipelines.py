@@ -239,3 +239,42 @@ def test_cli_reports_a_pattern_that_matches_nothing(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 2 and "matches no file" in proc.stderr
+
+
+def _store_or_fail(value, put):
+    if value == 3:
+        raise ValueError("cannot describe 3")
+    return (value, put(b"x" * value))
+
+
+def _store_on_a_full_disk(value, put):
+    from pipelines.parts import StorageError
+
+    raise StorageError("no space left on device")
+
+
+def _run_store(tmp_path, store):
+    def build(p):
+        outputs, rejects = (
+            p
+            | beam.Create(range(1, 6))
+            | Stage(
+                "store",
+                lambda v: v,
+                id_of=str,
+                store=store,
+                spill=str(tmp_path / "_work" / "spill" / "store"),
+            )
+        )
+        _ = rejects | WriteRejects(str(tmp_path))
+
+    options = ["--direct_num_workers", "1", "--direct_running_mode", "in_memory"]
+    return run_job("store", [], pipeline_options(options), build, str(tmp_path))
+
+
+def test_a_result_that_cannot_be_stored_is_a_reject_but_a_full_disk_stops_the_run(tmp_path):
+    manifest = _run_store(tmp_path / "one", _store_or_fail)
+    stage = manifest["stages"]["store"]
+    assert (stage["in"], stage["out"], stage["rejected_by_reason"]) == (5, 4, {"error": 1})
+    with pytest.raises(Exception, match="no space left"):
+        _run_store(tmp_path / "two", _store_on_a_full_disk)

@@ -245,3 +245,19 @@ def test_saved_work_grows_with_input_files_not_with_pages(tmp_path):
         assert manifest["stages"]["read_warc"]["in"] == pages
         saved[pages] = sorted(p.name.split(".")[-1] for p in (out / "_work").rglob("*.*"))
     assert saved[300] == saved[30] == ["index", "json", "part"]  # one part, its index, run.json
+
+
+def test_saved_work_of_files_with_any_name_is_found_again(tmp_path):
+    """Names with a carriage return, a tab or bytes that are not UTF-8 resume like others."""
+    from corpusio.names import from_bytes
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = [b"Icon\r", b"a\tb.pdf", b"a\\tb.pdf", b"caf\xe9.pdf", b"plain.pdf"]
+    for number, raw in enumerate(names):
+        (folder / from_bytes(raw)).write_bytes(b"not a pdf %d" % number)
+    argv = ["--input", f"{folder}/*", "--output", str(tmp_path / "out"), "--ocr", "never"]
+    first = pdf_transcribe.run([*argv, "--keep-work"])
+    second = pdf_transcribe.run(argv)
+    assert second["stages"] == first["stages"]
+    assert second["resume"]["transcribe"] == {"reused": len(names), "computed": 0}

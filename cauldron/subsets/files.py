@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -146,8 +147,12 @@ class ImageStore:
         if info.file_size > MAX_IMAGE_BYTES:
             detail = f"inflates to {info.file_size} bytes (from {info.compress_size})"
             return SourceImage(ref, reason="decompression_bomb", detail=detail)
-        with self._zip.open(member) as f:
-            data = f.read(MAX_IMAGE_BYTES + 1)  # the header may lie about the size
+        try:
+            with self._zip.open(member) as f:
+                data = f.read(MAX_IMAGE_BYTES + 1)  # the header may lie about the size
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            # a header that lies about the size ends in a CRC error: the member is bad
+            return SourceImage(ref, reason="corrupt_archive_member", detail=str(exc)[:300])
         if len(data) > MAX_IMAGE_BYTES:
             detail = f"inflates past {MAX_IMAGE_BYTES} bytes (from {info.compress_size})"
             return SourceImage(ref, reason="decompression_bomb", detail=detail)
