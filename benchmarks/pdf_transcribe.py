@@ -1,6 +1,6 @@
 """PDF transcription: our pipeline against bare PyMuPDF and bare Tesseract, same files, same run.
 
-Text layer: pages/s of (a) docmatix.transcribe in one process and (b) the whole
+Text layer: pages/s of (a) transcription.transcribe in one process and (b) the whole
 Beam pipeline on the local runner, against a bare loop that extracts the same
 words with PyMuPDF and writes the same kind of json. OCR: pages/s of the Beam
 pipeline against bare `tesseract` at the same dpi, one process per core,
@@ -19,8 +19,8 @@ import pymupdf
 
 from benchmarks.common import best_seconds, row
 from demo_corpus import digital_pdfs, scans
-from docmatix.transcribe import TranscribeOptions, transcribe
 from pipelines import pdf_transcribe
+from transcription.transcribe import TranscribeOptions, transcribe
 
 TEXT_COPIES = 400  # copies of the four digital PDFs (7 pages): 2,800 pages
 OCR_COPIES = 30  # copies of two scanned PDFs (4 pages): 120 pages

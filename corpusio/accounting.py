@@ -111,13 +111,17 @@ def link_problems(stages: Mapping[str, StageCounts], links: Iterable[tuple[str, 
     """Check that what one stage emitted is what the next received: (upstream, downstream).
 
     The upstream may name a stat, "stage/stat", when a stage's outputs fan out
-    into another unit (documents into chunks).
+    into another unit (documents into chunks), and may add and subtract terms
+    ("read-read/warc_files+read_warc/pdf_records") when items take two paths.
     """
     found = []
     for up, down in links:
-        stage, _, stat = up.partition("/")
-        counts = stages.get(stage, StageCounts())
-        emitted = counts.stats.get(stat, 0) if stat else counts.outputs
+        emitted = 0
+        for sign, term in re.findall(r"([+-]?)([^+-]+)", up):
+            stage, _, stat = term.partition("/")
+            counts = stages.get(stage, StageCounts())
+            value = counts.stats.get(stat, 0) if stat else counts.outputs
+            emitted += -value if sign == "-" else value
         received = stages.get(down, StageCounts()).inputs
         if emitted != received:
             found.append(f"stage {down!r} received {received} items but {up!r} emitted {emitted}")

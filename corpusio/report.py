@@ -1,11 +1,14 @@
 """A short human-readable report of a run, from its manifest: the funnel per stage."""
 
+import re
+
 
 def stage_order(manifest: dict) -> list[str]:
     """Stages in data-flow order (as the links name them), then any others by name."""
     order = []
     for link in manifest.get("links", []):
-        order += [n for n in (name.split("/")[0] for name in link) if n not in order]
+        terms = [term for side in link for term in re.split(r"[+-]", side) if term]
+        order += [n for n in (term.split("/")[0] for term in terms) if n not in order]
     return [n for n in order if n in manifest["stages"]] + sorted(
         n for n in manifest["stages"] if n not in order
     )

@@ -1,8 +1,8 @@
-"""Documents to Docmatix-style QA: PDF page transcription (PyMuPDF text layer, Tesseract OCR),
-chunking, prompts, LLM backends, QA parsing and filters, dataset rows. Plain Python, no Beam."""
+"""Page transcriptions to Docmatix-style QA: chunking, prompts, LLM backends, QA parsing and
+filters, dataset rows. Plain Python, no Beam. Transcription itself is the `transcription`
+package."""
 
 import os
 
-# PyMuPDF's layout engine loads ONNX Runtime, whose Linux build keeps usage telemetry (a
-# session file in the temp folder, a database under ~/.cache). A data pipeline sends none.
+# docmatix renders pages through PyMuPDF, which loads ONNX Runtime: no telemetry either.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")

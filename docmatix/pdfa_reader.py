@@ -17,19 +17,26 @@ PAGE_IMAGE = re.compile(r"^(\d{4})\.png$")
 LINE_JOIN = " \n "
 
 
-def page_texts(doc_json: dict) -> tuple[str, ...]:
-    """Each page's text; pages in the older layout with a plain `text` field are read too."""
+PAGE_TEXTS = ("markdown", "lines")
+
+
+def page_texts(doc_json: dict, source: str = "markdown") -> tuple[str, ...]:
+    """Each page's text: its `markdown` when the transcription has one and `source` is
+    "markdown" (tables and reading order reach the prompt), else its lines joined as the
+    original Docmatix did; pages in the older layout with a plain `text` field too."""
     texts = []
     for page in doc_json.get("pages", []):
         lines = page.get("lines") or {}
-        if isinstance(lines, dict) and "text" in lines:
+        if source == "markdown" and isinstance(page.get("markdown"), str):
+            texts.append(page["markdown"])
+        elif isinstance(lines, dict) and "text" in lines:
             texts.append(LINE_JOIN.join(lines["text"]))
         else:
             texts.append(str(page.get("text", "")))
     return tuple(texts)
 
 
-def read_sample(sample: dict) -> PdfaDocument | Reject:
+def read_sample(sample: dict, page_text: str = "markdown") -> PdfaDocument | Reject:
     """A webdataset sample dict ({"__key__", "json", "pdf", "0000.png" ...}) as a PdfaDocument."""
     key = sample.get("__key__", "?")
     if safe_key(key) != key:
@@ -45,7 +52,7 @@ def read_sample(sample: dict) -> PdfaDocument | Reject:
         return Reject(key, "bad_transcription", str(exc)[:300])
     if not isinstance(doc_json, dict) or not isinstance(doc_json.get("pages"), list):
         return Reject(key, "bad_transcription", "no 'pages' list")
-    texts = page_texts(doc_json)
+    texts = page_texts(doc_json, page_text)
     images = sorted(
         (m.group(1), data) for name, data in sample.items() if (m := PAGE_IMAGE.match(name))
     )

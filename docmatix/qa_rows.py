@@ -15,9 +15,9 @@ import datasets
 import pymupdf
 
 from corpusio.shards import Sample
-from docmatix.documents import MUPDF_LOCK
-from docmatix.page_images import docmatix_png, render_for_docmatix
 from docmatix.qa_records import PdfaDocument
+from transcription.documents import MUPDF_LOCK
+from transcription.page_images import docmatix_png, render_for_docmatix
 
 TEXTS_FEATURE = [
     {

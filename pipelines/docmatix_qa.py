@@ -18,7 +18,7 @@ from apache_beam.io import fileio
 
 from corpusio.accounting import Reject
 from docmatix.checkpoint import completion_line, read_completion_line
-from docmatix.pdfa_reader import read_sample
+from docmatix.pdfa_reader import PAGE_TEXTS, read_sample
 from docmatix.qa_assemble import (
     PARSERS,
     AssembledDoc,
@@ -82,6 +82,13 @@ def parse_args(argv):
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument(
         "--batch-size", type=int, default=256, help="chunks handed to the backend at once"
+    )
+    parser.add_argument(
+        "--page-text",
+        choices=PAGE_TEXTS,
+        default="markdown",
+        help="markdown: each page's Markdown (tables, reading order, no running heads) when "
+        "the transcription has it; lines: its lines joined, as the original did",
     )
     parser.add_argument("--max-pages", type=int, default=4, help="skip longer documents")
     parser.add_argument("--max-tokens", type=int, default=5000, help="token limit per chunk")
@@ -261,7 +268,9 @@ def run(argv=None, save_main_session=True) -> dict:
     def build(p):
         samples, r_read = p | "ReadShards" >> ReadShards(patterns)
         docs, r_docs = samples | "ReadDocuments" >> Stage(
-            "read_documents", read_sample, id_of=lambda s: s.get("__key__", "?")
+            "read_documents",
+            lambda sample: read_sample(sample, args.page_text),
+            id_of=lambda s: s.get("__key__", "?"),
         )
         selected, r_select = docs | "Select" >> Stage(
             "select",
@@ -398,6 +407,7 @@ def run(argv=None, save_main_session=True) -> dict:
             "model": backend_options(args).get("model"),
             "filter": args.filter,
             "parser": args.parser,
+            "page_text": args.page_text,
         },
     )
 

@@ -171,9 +171,9 @@ def cli_main(run: Callable[[list[str] | None], dict]) -> None:
     3: the run's accounting failed.
     """
     from corpusio.accounting import UnbalancedRunError
-    from docmatix.ocr import TesseractUnavailable
     from pipelines.outputs import OutputNotEmpty
     from pipelines.sources import NoInputError
+    from transcription.ocr import TesseractUnavailable
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)

@@ -1,7 +1,11 @@
 """PDFs and page images -> page transcriptions in the PDFA layout (text layer, else Tesseract).
 
     python -m pipelines.pdf_transcribe --input 'DIR/**/*.pdf' --output OUT [--dpi 200]
-        [--ocr auto|always|never] [--lang eng] [--max-pages N] [--render-pages] [beam options]
+        [--ocr auto|always|never] [--layout model|fast] [--lang eng] [--max-pages N]
+        [--render-pages] [--accept-truncated] [beam options]
+
+Inputs named *.warc(.gz) are read as WARC files: their PDF responses are
+transcribed (with the record's URL and offsets in the transcript's meta).
 
 Writes OUT/shards/*.tar + _info.json (per input: `<key>.pdf` or the page image,
 `<key>.json` = {pages: [...]} in the PDFA layout, and with --render-pages the
@@ -9,11 +13,13 @@ page images `<key>.NNNN.png`), OUT/pages/pages-*.parquet (a row per page),
 OUT/rejects-*.jsonl, OUT/manifest.json and OUT/report.md.
 """
 
-import apache_beam as beam
+import re
 
-from docmatix.ocr import check_tesseract
-from docmatix.pdfa import PAGE_SCHEMA
-from docmatix.transcribe import OCR_MODES, TranscribeOptions, Transcript, transcribe
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from corpusio.accounting import Reject
+from corpusio.names import printable
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
 from pipelines.options import (
@@ -23,7 +29,7 @@ from pipelines.options import (
     pipeline_options,
 )
 from pipelines.outputs import shard_files, table_files
-from pipelines.records import StoredTranscript
+from pipelines.records import StoredTranscript, WarcRange
 from pipelines.resume import resume_options
 from pipelines.sinks import (
     WriteParquet,
@@ -34,6 +40,12 @@ from pipelines.sinks import (
 )
 from pipelines.sources import ReadFiles, check_patterns, with_bytes
 from pipelines.stage import Stage
+from pipelines.warcs import SplitWarcs, is_warc
+from transcription.layout import LAYOUTS
+from transcription.ocr import check_tesseract
+from transcription.pdfa import PAGE_SCHEMA
+from transcription.transcribe import OCR_MODES, TranscribeOptions, Transcript, transcribe
+from transcription.warc_pdfs import WarcPdf, read_pdf_records
 
 
 def store_transcript(transcript: Transcript, put) -> StoredTranscript:
@@ -68,11 +80,47 @@ def parse_args(argv):
         help="seconds Tesseract may spend on one page",
     )
     parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=defaults.layout,
+        help="model: PyMuPDF's layout engine (blocks, tables, headers and footers); "
+        "fast: our own heuristics, about 30 times faster",
+    )
+    parser.add_argument(
         "--render-pages",
         action="store_true",
         help="add page images as Docmatix stored them (150 dpi PNG)",
     )
+    parser.add_argument(
+        "--accept-truncated",
+        action="store_true",
+        help="transcribe what survives of PDFs a crawl cut short (WARC-Truncated), "
+        "marked in their meta, instead of rejecting them",
+    )
     return parse_pipeline_args(parser, argv)
+
+
+def read_warc_pdfs(warc_range: WarcRange, max_bytes: int, accept_truncated: bool):
+    """The PDF responses of one range of a WARC file."""
+    if warc_range.problem is not None:
+        yield Reject(warc_range.path, warc_range.problem, "found while matching the inputs")
+        return
+    with FileSystems.open(warc_range.path, compression_type="uncompressed") as f:
+        yield from read_pdf_records(
+            f,
+            printable(warc_range.path),
+            warc_range.start,
+            warc_range.end,
+            max_bytes,
+            accept_truncated,
+        )
+
+
+def _warc_stats(unit) -> dict:
+    if isinstance(unit, WarcPdf):
+        return {"pdf_records": 1}
+    kind = re.sub(r"[^a-z0-9]+", "_", unit.kind.lower()).strip("_") or "unknown"
+    return {"skipped_records": 1, f"skipped_{kind}": 1}
 
 
 def run(argv=None, save_main_session=True) -> dict:
@@ -88,21 +136,56 @@ def run(argv=None, save_main_session=True) -> dict:
         max_page_pixels=args.max_page_pixels,
         ocr_timeout_s=args.ocr_timeout,
         render_pages=args.render_pages,
+        layout=args.layout,
+        accept_truncated=args.accept_truncated,
     )
     resume = resume_options(args)
     shards_dir = join(args.output, "shards")
     pages_prefix = join(args.output, "pages", "pages")
 
     def build(p):
-        files, read_rejects = p | "ReadFiles" >> ReadFiles(patterns, args.max_file_bytes)
-        transcripts, transcribe_rejects = files | "Transcribe" >> Stage(
+        files, read_rejects = p | "ReadFiles" >> ReadFiles(
+            patterns, args.max_file_bytes, stats=lambda f: {"warc_files": is_warc(f.path)}
+        )
+        checkpoint = resume.checkpoint("transcribe", options)
+        plain = files | "NotWarc" >> beam.Filter(lambda f: not is_warc(f.path))
+        from_files, transcribe_rejects = plain | "Transcribe" >> Stage(
             "transcribe",
             with_bytes(lambda path, data: transcribe(path, data, options)),
             id_of=lambda f: f.path,
             stats=lambda t: t.stats,
-            checkpoint=resume.checkpoint("transcribe", options),
+            checkpoint=checkpoint,
             store=store_transcript,
         )
+        # PDF responses of WARC files: ranges of records spread over the workers, each PDF
+        # transcribed where it is read (a stage of the same name: the counts add up)
+        units, warc_rejects = (
+            files
+            | "Warcs" >> beam.Filter(lambda f: is_warc(f.path))
+            | "SplitWarcs" >> SplitWarcs()
+            | "ReadWarc"
+            >> Stage(
+                "read_warc",
+                lambda r: read_warc_pdfs(r, args.max_file_bytes, args.accept_truncated),
+                fanout=True,
+                id_of=lambda r: r.id,
+                stats=_warc_stats,
+            )
+        )
+        from_warcs, warc_transcribe_rejects = (
+            units
+            | "WarcPdfs" >> beam.Filter(lambda u: isinstance(u, WarcPdf))
+            | "TranscribeWarcPdfs"
+            >> Stage(
+                "transcribe",
+                lambda pdf: transcribe(pdf.id, pdf.data, options, meta=pdf.meta()),
+                id_of=lambda pdf: pdf.id,
+                stats=lambda t: t.stats,
+                checkpoint=checkpoint,
+                store=store_transcript,
+            )
+        )
+        transcripts = (from_files, from_warcs) | "AllTranscripts" >> beam.Flatten()
         shard_rejects = (
             transcripts
             | "ShardEntries" >> beam.Map(lambda t: t.shard)
@@ -121,7 +204,7 @@ def run(argv=None, save_main_session=True) -> dict:
             | "WritePages" >> WriteParquet(pages_prefix, PAGE_SCHEMA, stored=True)
         )
         _ = (
-            (read_rejects, transcribe_rejects, shard_rejects)
+            (read_rejects, transcribe_rejects, warc_rejects, warc_transcribe_rejects, shard_rejects)
             | "AllRejects" >> beam.Flatten()
             | "WriteRejects" >> WriteRejects(args.output)
         )
@@ -132,7 +215,10 @@ def run(argv=None, save_main_session=True) -> dict:
         pipeline_options(beam_args, save_main_session),
         build,
         args.output,
-        links=[("read", "transcribe"), ("transcribe", "shards")],
+        links=[
+            ("read-read/warc_files+read_warc/pdf_records", "transcribe"),
+            ("transcribe", "shards"),
+        ],
         outputs={
             "shards": shards_dir,
             "pages": pages_prefix + "-*.parquet",

@@ -191,17 +191,24 @@ class ReadFiles(beam.PTransform):
     cross the reshuffle that spreads the files over the workers.
     """
 
-    def __init__(self, patterns: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES):
+    def __init__(self, patterns: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES, stats=None):
         super().__init__()
         self._patterns = list(patterns)
         self._max_bytes = max_bytes
+        self._stats = stats
 
     def expand(self, pbegin):
         max_bytes = self._max_bytes
         return (
             pbegin
             | "MatchFiles" >> MatchFiles(self._patterns)
-            | "Read" >> Stage("read", lambda f: check_size(f, max_bytes), id_of=lambda f: f.path)
+            | "Read"
+            >> Stage(
+                "read",
+                lambda f: check_size(f, max_bytes),
+                id_of=lambda f: f.path,
+                stats=self._stats,
+            )
         )
 
 

@@ -20,7 +20,6 @@ and a step that needs a document reads it back.
 """
 
 import json
-import logging
 from dataclasses import replace
 
 import apache_beam as beam
@@ -51,14 +50,8 @@ from obelics_filter.documents import (
 )
 from obelics_filter.records import ImageData, WebDocument, WebPage
 from obelics_filter.schema import SCHEMA, obelics_row
-from obelics_filter.warc import (
-    ImageRecord,
-    SkippedRecord,
-    range_starts,
-    read_range,
-    split_ranges,
-)
-from pipelines.files import join, open_ranged
+from obelics_filter.warc import ImageRecord, SkippedRecord, read_range
+from pipelines.files import join
 from pipelines.job import cli_main, run_job
 from pipelines.options import parse_pipeline_args, pipeline_options, pipeline_parser
 from pipelines.outputs import jsonl_files, shard_files, table_files
@@ -66,11 +59,11 @@ from pipelines.parts import PartWriter, load
 from pipelines.records import ImageUnit, PageUnit, StoredImage, WarcRange, WebDocRef
 from pipelines.resume import resume_options
 from pipelines.sinks import StoreEach, WriteParquet, WriteRejects, WriteShards
-from pipelines.sources import InputFile, MatchFiles, check_patterns
+from pipelines.sources import MatchFiles, check_patterns
 from pipelines.stage import Stage
+from pipelines.warcs import RANGE_BYTES, SplitWarcs
 
 IMAGE_MODES = ("warc", "http", "none")
-RANGE_BYTES = 8 << 20  # a range of a WARC file: about 400 Common Crawl pages
 
 
 def parse_args(argv):
@@ -99,20 +92,6 @@ def parse_args(argv):
 
 
 # --- reading: ranges of records, extracted where they are read ------------------------
-
-
-def split_warc(file: InputFile) -> list[WarcRange]:
-    """A WARC file as ranges of records; a file that cannot be split is one range."""
-    path = file.path
-    if file.problem is not None:
-        return [WarcRange(path, 0, None, file.problem, file.size)]
-    try:
-        with open_ranged(path) as f:
-            starts = range_starts(f, file.size, RANGE_BYTES)
-    except Exception as exc:  # noqa: BLE001 - reading the range reports the damage
-        logging.warning("cannot split %s (%r); reading it whole", path, exc)
-        starts = [0]
-    return [WarcRange(path, s, e, size=file.size) for s, e in split_ranges(starts)]
 
 
 def read_warc_range(warc_range: WarcRange, config):
@@ -416,8 +395,7 @@ def run(argv=None, save_main_session=True) -> dict:
         units, r_read = (
             p
             | "MatchWarcs" >> MatchFiles(patterns)
-            | "SplitWarcs" >> beam.FlatMap(split_warc)
-            | "SpreadRanges" >> beam.Reshuffle()
+            | "SplitWarcs" >> SplitWarcs()
             | "ReadWarc"
             >> Stage(
                 "read_warc",

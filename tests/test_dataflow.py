@@ -36,8 +36,8 @@ from warcio.warcwriter import WARCWriter
 
 from corpusio.shards import write_shards
 from demo_corpus.cauldron_sources import write_cord
-from docmatix.transcribe import TranscribeOptions, transcribe
 from pipelines import cauldron_subset, docmatix_qa, pack_files, pdf_transcribe, web_docs
+from transcription.transcribe import TranscribeOptions, transcribe
 
 ROOT = Path(__file__).resolve().parents[1]
 NETGUARD = Path(__file__).resolve().parent / "netguard"

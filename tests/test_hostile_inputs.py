@@ -429,7 +429,7 @@ def _huge_image_pdf(side: int = 70_000) -> bytes:
 
 
 def test_mupdf_limits_and_page_tree_cycles_have_reasons_of_their_own():
-    from docmatix.documents import mupdf_reason
+    from transcription.documents import mupdf_reason
 
     doc = pymupdf.open(stream=_huge_image_pdf(), filetype="pdf")
     with pytest.raises(pymupdf.mupdf.FzErrorBase) as limit:
@@ -441,7 +441,7 @@ def test_mupdf_limits_and_page_tree_cycles_have_reasons_of_their_own():
 
 
 def pdf_transcribe_page(data: bytes):
-    from docmatix.transcribe import TranscribeOptions, transcribe
+    from transcription.transcribe import TranscribeOptions, transcribe
 
     return transcribe("huge-image.pdf", data, TranscribeOptions())
 

@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PLAIN_PACKAGES = [
     "corpusio",
     "demo_corpus",
+    "transcription",
     "docmatix",
     "obelics_filter",
     "cauldron",

@@ -19,8 +19,8 @@ import pytesseract
 import pytest
 from PIL import Image
 
-from docmatix import ocr
-from docmatix.ocr import (
+from transcription import ocr
+from transcription.ocr import (
     LanguageUnavailable,
     OcrTimeout,
     PageTooLarge,
@@ -33,7 +33,7 @@ from docmatix.ocr import (
     ocr_image,
     render_page,
 )
-from docmatix.records import rotate_box
+from transcription.records import rotate_box
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "pdf" / "scanned"
 needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason="../shared/realdata is absent")

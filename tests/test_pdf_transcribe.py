@@ -11,10 +11,10 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from docmatix.ocr import character_error_rate
-from docmatix.pdfa import PAGE_SCHEMA, check_document, page_text
-from docmatix.transcribe import TranscribeOptions, transcribe
 from pipelines import pdf_transcribe
+from transcription.ocr import character_error_rate
+from transcription.pdfa import PAGE_SCHEMA, check_document, page_text
+from transcription.transcribe import TranscribeOptions, transcribe
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "pdf"
 BAD_REASONS = {

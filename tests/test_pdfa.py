@@ -2,10 +2,10 @@
 
 import pytest
 
-from docmatix.documents import InputError, open_pdf, sniff
-from docmatix.pdfa import check_document, normalise, page_json, page_row
-from docmatix.records import Line, PageText, Word, rotate_box
-from docmatix.text_quality import judge_text_layer
+from transcription.documents import InputError, open_pdf, sniff
+from transcription.pdfa import check_document, normalise, page_json, page_row
+from transcription.records import Line, PageText, Word, rotate_box
+from transcription.text_quality import judge_text_layer
 
 
 def _page(words_per_line, width=600.0, height=800.0, text="word"):

@@ -25,16 +25,16 @@ from corpusio.accounting import StageCounts, build_manifest
 from corpusio.keys import content_key
 from corpusio.packing import file_sample
 from corpusio.shards import write_shards
-from docmatix.pdfa import PAGE_SCHEMA, page_json
 from docmatix.qa_records import PdfaDocument
 from docmatix.qa_rows import IMAGES_SCHEMA, images_row, qa_sample, text_entry
-from docmatix.records import Line, PageText, Word
-from docmatix.transcribe import Transcript
 from obelics_filter.records import ImageData, ImageNode, TextNode, WebDocument, WebPage
 from obelics_filter.schema import SCHEMA as OBELICS_SCHEMA
 from obelics_filter.schema import obelics_row
 from runreport import local_files, write_html_report
 from runreport.profiles import Categories, Distribution, Note, profile
+from transcription.pdfa import PAGE_SCHEMA, page_json
+from transcription.records import Line, PageText, Word
+from transcription.transcribe import Transcript
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTED, FINISHED = "2026-01-02T03:04:05+00:00", "2026-01-02T03:10:00+00:00"

@@ -15,8 +15,8 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from docmatix.records import PageText
-from docmatix.textlayer import extract_page, page_text
+from transcription.records import PageText
+from transcription.textlayer import extract_page, page_text
 
 REALDATA = Path("/work/shared/realdata/pdf")
 

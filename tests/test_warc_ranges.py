@@ -6,7 +6,8 @@ import io
 import pytest
 
 from benchmarks.scale_inputs import write_warc
-from obelics_filter.warc import range_starts, read_range, read_records, split_ranges
+from corpusio.warc import range_starts, split_ranges
+from obelics_filter.warc import read_range, read_records
 
 
 def _outcomes(records) -> list[tuple]:

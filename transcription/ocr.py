@@ -28,7 +28,7 @@ import pymupdf
 import pytesseract
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from docmatix.records import Line, PageText, Word, rotate_box
+from transcription.records import Line, PageText, Word, rotate_box
 
 MAX_PAGE_PIXELS = 100_000_000  # about A0 at 300 dpi
 LOW_CONFIDENCE = 60.0  # char-weighted mean confidence below which a read looks wrong

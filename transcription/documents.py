@@ -54,8 +54,14 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def open_pdf(data: bytes, max_pages: int | None = None) -> pymupdf.Document:
-    """Open PDF bytes, or raise InputError saying why they cannot be transcribed."""
+def open_pdf(
+    data: bytes, max_pages: int | None = None, allow_truncated: bool = False
+) -> pymupdf.Document:
+    """Open PDF bytes, or raise InputError saying why they cannot be transcribed.
+
+    `allow_truncated`: a file cut short (a crawl's size cap) is read for the pages
+    MuPDF recovers instead of being refused.
+    """
     if not data:
         raise InputError("empty_file", "0 bytes")
     if sniff(data) != "pdf":
@@ -69,7 +75,7 @@ def open_pdf(data: bytes, max_pages: int | None = None) -> pymupdf.Document:
             raise InputError("not_a_pdf", "MuPDF did not read it as a PDF")
         if doc.needs_pass and not doc.authenticate(""):
             raise InputError("encrypted", "a password is needed to open it")
-        if doc.is_repaired and b"%%EOF" not in data[-EOF_SEARCH_BYTES:]:
+        if doc.is_repaired and not allow_truncated and b"%%EOF" not in data[-EOF_SEARCH_BYTES:]:
             raise InputError("truncated_pdf", f"no %%EOF at the end of {len(data)} bytes")
         pages = doc.page_count
     if pages == 0:

@@ -3,12 +3,27 @@
 Coordinates here are absolute, in the frame of the upright page (PDF points
 for a text layer, pixels of the upright image for OCR), as (x0, y0, x1, y1)
 with y growing downwards. They are normalised to the page only when the
-PDFA-layout json is written (docmatix.pdfa).
+PDFA-layout json is written (transcription.pdfa).
 """
 
+import functools
 from dataclasses import dataclass, field
 
 Box = tuple[float, float, float, float]
+BLOCK_TYPES = (
+    "text",
+    "title",
+    "section_header",
+    "list_item",
+    "table",
+    "picture",
+    "caption",
+    "formula",
+    "page_header",
+    "page_footer",
+    "footnote",
+)
+FURNITURE = ("page_header", "page_footer")  # blocks left out of the Markdown
 
 
 @dataclass(frozen=True)
@@ -22,11 +37,11 @@ class Word:
 class Line:
     words: tuple[Word, ...]
 
-    @property
+    @functools.cached_property
     def text(self) -> str:
         return " ".join(w.text for w in self.words)
 
-    @property
+    @functools.cached_property
     def box(self) -> Box:
         return union(w.box for w in self.words)
 
@@ -35,24 +50,32 @@ class Line:
         return sum(w.score for w in self.words) / len(self.words)
 
 
+@dataclass(frozen=True)
+class Block:
+    """A region of the page (transcription.layout.BLOCK_TYPES): its box and its lines,
+    as indices into the page's lines."""
+
+    type: str
+    box: Box
+    lines: tuple[int, ...] = ()
+
+
 @dataclass
 class PageText:
-    """The transcription of one page, before normalisation: lines in reading order."""
+    """The transcription of one page, before normalisation: lines in reading order, and once
+    laid out (transcription.layout) its blocks in reading order and its Markdown."""
 
     lines: list[Line]
     width: float
     height: float
     images: list[Box] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    markdown: str = ""
 
 
 def union(boxes) -> Box:
-    boxes = list(boxes)
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
+    x0, y0, x1, y1 = zip(*boxes, strict=True)
+    return (min(x0), min(y0), max(x1), max(y1))
 
 
 def rotate_box(box: Box, width: float, height: float, rotation: int) -> Box:

@@ -31,7 +31,7 @@ import statistics
 
 import pymupdf
 
-from docmatix.records import Box, Line, PageText, Word
+from transcription.records import Box, Line, PageText, Word
 
 # The words flags of `page.get_text("words")`, plus image blocks for `images`.
 TEXT_FLAGS = pymupdf.TEXTFLAGS_WORDS | pymupdf.TEXT_PRESERVE_IMAGES

@@ -6,13 +6,15 @@ words[word_slice[i][0]:word_slice[i][1]]; `line_pos[j]` = [line index, index
 of the word in its line]. Boxes are [x, y, w, h] normalised to the page
 (0..1, origin top left). Beyond PDFA we add, per page: `width`, `height`
 (PDF points, or pixels for image input), `source` (text_layer or ocr),
-`source_reason`, `rotation` (degrees the page was turned to be upright) and
-`dpi` (of the OCR render, null for a text layer).
+`source_reason`, `rotation` (degrees the page was turned to be upright),
+`dpi` (of the OCR render, null for a text layer), `blocks` (regions in
+reading order: {type, bbox, lines}), `markdown` (the page without page
+headers, footers and numbers) and `lines.header_footer` (a flag per line).
 """
 
 import pyarrow as pa
 
-from docmatix.records import Box, PageText
+from transcription.records import FURNITURE, Box, PageText
 
 DECIMALS = 5
 SOURCES = ("text_layer", "ocr")
@@ -24,6 +26,7 @@ PAGE_SCHEMA = pa.schema(
         pa.field("source", pa.string(), nullable=False),
         pa.field("source_reason", pa.string(), nullable=False),
         pa.field("text", pa.string(), nullable=False),
+        pa.field("markdown", pa.string(), nullable=False),
         pa.field("word_count", pa.int32(), nullable=False),
         pa.field("mean_confidence", pa.float32()),
         pa.field("width", pa.float32(), nullable=False),
@@ -35,11 +38,11 @@ PAGE_SCHEMA = pa.schema(
 
 def normalise(box: Box, width: float, height: float) -> list[float]:
     """(x0, y0, x1, y1) in page units -> [x, y, w, h] in 0..1, clipped to the page."""
-    x0, y0, x1, y1 = box
-    x0 = min(max(x0 / width, 0.0), 1.0)
-    x1 = min(max(x1 / width, 0.0), 1.0)
-    y0 = min(max(y0 / height, 0.0), 1.0)
-    y1 = min(max(y1 / height, 0.0), 1.0)
+    x0, y0, x1, y1 = (v / d for v, d in zip(box, (width, height, width, height), strict=True))
+    x0 = 0.0 if x0 < 0.0 else 1.0 if x0 > 1.0 else x0
+    x1 = 0.0 if x1 < 0.0 else 1.0 if x1 > 1.0 else x1
+    y0 = 0.0 if y0 < 0.0 else 1.0 if y0 > 1.0 else y0
+    y1 = 0.0 if y1 < 0.0 else 1.0 if y1 > 1.0 else y1
     return [
         round(x0, DECIMALS),
         round(y0, DECIMALS),
@@ -71,6 +74,8 @@ def page_json(
         lines["score"].append(round(line.score, 4))
         lines["word_slice"].append([start, len(words["text"])])
     word_boxes = [word.box for line in page.lines for word in line.words]
+    furniture = {i for block in page.blocks if block.type in FURNITURE for i in block.lines}
+    lines["header_footer"] = [i in furniture for i in range(len(page.lines))]
     return {
         "lines": lines,
         "words": words,
@@ -86,6 +91,11 @@ def page_json(
         "source_reason": reason,
         "rotation": rotation,
         "dpi": dpi,
+        "blocks": [
+            {"type": b.type, "bbox": normalise(b.box, w, h), "lines": list(b.lines)}
+            for b in page.blocks
+        ],
+        "markdown": page.markdown,
     }
 
 
@@ -103,6 +113,7 @@ def page_row(key: str, number: int, page: dict) -> dict:
         "source": page["source"],
         "source_reason": page["source_reason"],
         "text": page_text(page),
+        "markdown": page.get("markdown", ""),
         "word_count": len(page["words"]["text"]),
         "mean_confidence": (sum(scores) / len(scores)) if scores else None,
         "width": page["width"],
@@ -144,9 +155,11 @@ def check_document(doc: dict) -> list[str]:
     problems = []
     for p, page in enumerate(doc["pages"]):
         where = f"page {p}"
-        problems += _check_columns(
-            page.get("lines"), ("text", "bbox", "score", "word_slice"), f"{where} lines"
-        )
+        lines_group = page.get("lines")
+        line_columns = ("text", "bbox", "score", "word_slice")
+        if isinstance(lines_group, dict) and "header_footer" in lines_group:
+            line_columns += ("header_footer",)
+        problems += _check_columns(lines_group, line_columns, f"{where} lines")
         problems += _check_columns(
             page.get("words"), ("text", "bbox", "score", "line_pos"), f"{where} words"
         )
@@ -174,10 +187,15 @@ def check_document(doc: dict) -> list[str]:
                 problems.append(
                     f"{where} word {j}: line_pos {[line_index, position]} is inconsistent"
                 )
+        blocks = page.get("blocks", [])
+        for i, block in enumerate(blocks):
+            if not set(block.get("lines", [])) <= set(range(len(lines["text"]))):
+                problems.append(f"{where} block {i}: lines out of range")
         for kind, boxes in (
             ("line", lines["bbox"]),
             ("word", words["bbox"]),
             ("image", page.get("images_bbox", [])),
+            ("block", [b.get("bbox") for b in blocks]),
         ):
             for i, box in enumerate(boxes):
                 problems += _check_box(box, f"{where} {kind} {i}")

@@ -11,7 +11,7 @@ layer like any other and passes or fails on the same tests.
 import unicodedata
 from dataclasses import dataclass
 
-from docmatix.records import PageText
+from transcription.records import PageText
 
 MIN_CHARS = 20
 MAX_BAD_GLYPH_RATIO = 0.10
