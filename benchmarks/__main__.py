@@ -7,6 +7,7 @@ from benchmarks import (
     decontaminate,
     llm_client,
     loader_tiles,
+    page_suite,
     pdf_transcribe,
     qa_text,
     shards,
@@ -35,9 +36,11 @@ def main() -> None:
             f"{r['benchmark']:<{width}}  {r['items']:>7}  {r['ours_per_s']:>10}  "
             f"{bare:>10}  {ratio:>5}  {r['bare']}"
         )
+    print("\npage suite (present / absent / order / table neighbours, per page):")
+    suite = page_suite.main()
     out = Path("out/bench.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2) + "\n")
+    out.write_text(json.dumps({"throughput": rows, "page_suite": suite}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -498,15 +498,19 @@ def score(engine: Callable[[bytes], list[str]], cases: list[Case]) -> dict:
     return {"passed": passed, "total": total, "failed": failed, "pages_per_s": pages / seconds}
 
 
-def main() -> None:
+def main() -> dict:
+    """Print each engine's pass rate and speed; returns them by engine."""
     cases = all_cases()
     print(f"{len(cases)} pages, {sum(len(c.checks) for c in cases)} checks")
+    results = {}
     for name, engine in ENGINES.items():
         result = score(engine, cases)
         rate = result["passed"] / result["total"]
         print(f"{name:<28} {rate:6.1%}  {result['pages_per_s']:7.1f} pages/s")
         for failure in result["failed"]:
             print(f"    fails: {failure}")
+        results[name] = result
+    return results
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """PDF transcription: our pipeline against bare PyMuPDF and bare Tesseract, same files, same run.
 
-Text layer: pages/s of (a) transcription.transcribe in one process and (b) the whole
-Beam pipeline on the local runner, against a bare loop that extracts the same
-words with PyMuPDF and writes the same kind of json. OCR: pages/s of the Beam
+Text layer (`--layout fast`, like for like): pages/s of (a) transcription.transcribe in
+one process and (b) the whole Beam pipeline on the local runner, against a bare
+loop that extracts the same words with PyMuPDF and writes the same kind of json.
+Layout (`--layout model`): transcribe() against pymupdf4llm's to_markdown, the
+bare library doing the layout work. OCR: pages/s of the Beam
 pipeline against bare `tesseract` at the same dpi, one process per core,
 OMP_THREAD_LIMIT=1 on both sides.
 """
@@ -95,16 +97,23 @@ def _words_only_loop(paths: list[Path]) -> None:
             page.get_text("words")
 
 
-def _ours_text_loop(paths: list[Path], out: Path) -> None:
+def _ours_text_loop(paths: list[Path], out: Path, layout: str = "fast") -> None:
     out.mkdir(parents=True, exist_ok=True)
-    options = TranscribeOptions(ocr="never")
+    options = TranscribeOptions(ocr="never", layout=layout)
     for path in paths:
         transcript = transcribe(str(path), path.read_bytes(), options)
         (out / f"{path.stem}.json").write_text(json.dumps(transcript.document()))
 
 
+def _bare_markdown_loop(paths: list[Path]) -> None:
+    import pymupdf4llm
+
+    for path in paths:
+        pymupdf4llm.to_markdown(str(path), header=False, footer=False, page_chunks=True)
+
+
 def _ours_render_loop(paths: list[Path]) -> None:
-    options = TranscribeOptions(ocr="never", render_pages=True)
+    options = TranscribeOptions(ocr="never", render_pages=True, layout="fast")
     for path in paths:
         transcribe(str(path), path.read_bytes(), options).sample()
 
@@ -158,6 +167,19 @@ def run() -> list[dict]:
         sources = sorted((tmp / "src" / "pdf" / "digital").glob("*.pdf"))
         few = _copies(sources, 30, tmp / "few")
         pages = _page_count(few)
+        layout_set = few[:8]
+        layout_pages = _page_count(layout_set)
+        ours = best_seconds(lambda: _ours_text_loop(layout_set, tmp / "model", "model"), repeat=1)
+        bare = best_seconds(lambda: _bare_markdown_loop(layout_set), repeat=1)
+        rows.append(
+            row(
+                "text layer + layout model: transcribe(), 1 process",
+                layout_pages,
+                ours,
+                bare,
+                "pymupdf4llm to_markdown",
+            )
+        )
         ours = best_seconds(lambda: _ours_text_loop(few, tmp / "ours"))
         bare = best_seconds(lambda: _bare_text_loop(few, tmp / "bare"))
         words_only = best_seconds(lambda: _words_only_loop(few))
@@ -191,10 +213,10 @@ def run() -> list[dict]:
         many = _copies(sources, TEXT_COPIES, tmp / "many")
         pages = _page_count(many)
         bare = best_seconds(lambda: _bare_text_loop(many, tmp / "bare_many"), repeat=1)
-        ours = _pipeline(str(tmp / "many" / "*.pdf"), tmp / "out_text")
+        ours = _pipeline(str(tmp / "many" / "*.pdf"), tmp / "out_text", "--layout", "fast")
         rows.append(
             row(
-                f"text layer: Beam pipeline, {workers} workers",
+                f"text layer (--layout fast): Beam pipeline, {workers} workers",
                 pages,
                 ours,
                 bare,
@@ -211,7 +233,9 @@ def run() -> list[dict]:
         scan_files = _copies(scan_sources, OCR_COPIES, tmp / "scans")
         images = _rendered(scan_files, tmp / "rendered")
         bare = best_seconds(lambda: _bare_tesseract(images, workers), repeat=1)
-        ours = _pipeline(str(tmp / "scans" / "*"), tmp / "out_ocr", "--dpi", str(DPI))
+        ours = _pipeline(
+            str(tmp / "scans" / "*"), tmp / "out_ocr", "--dpi", str(DPI), "--layout", "fast"
+        )
         rows.append(
             row(
                 f"OCR {DPI} dpi: Beam pipeline, {workers} workers",

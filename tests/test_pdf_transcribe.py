@@ -181,3 +181,65 @@ def test_real_documents(tmp_path):
         assert cer <= 0.10
     for item in docs.values():
         assert check_document(item["doc"]) == []
+
+
+def _warc_with_pdfs(path: Path) -> None:
+    import io as _io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from benchmarks.page_suite import running_heads, tex_text
+
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+
+        def response(url, body, content_type, headers=None):
+            http = StatusAndHeaders(
+                "200 OK",
+                [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+                protocol="HTTP/1.1",
+            )
+            record = writer.create_warc_record(
+                url,
+                "response",
+                payload=_io.BytesIO(body),
+                length=len(body),
+                http_headers=http,
+                warc_headers_dict=headers or {},
+            )
+            writer.write_record(record)
+
+        response("https://a.example/report.pdf", running_heads(), "application/pdf")
+        response("https://a.example/", b"<html><body>index</body></html>", "text/html")
+        response(
+            "https://b.example/cut.pdf",
+            tex_text()[:1024],
+            "application/pdf",
+            {"WARC-Truncated": "length"},
+        )
+        response("https://c.example/get?id=3", tex_text(), "application/octet-stream")
+
+
+def test_pdfs_are_read_out_of_warc_files(tmp_path):
+    warc = tmp_path / "crawl.warc.gz"
+    _warc_with_pdfs(warc)
+    argv = ["--input", str(warc), "--ocr", "never", "--layout", "fast"]
+    manifest = pdf_transcribe.run([*argv, "--output", str(tmp_path / "out")])
+    stages = manifest["stages"]
+    assert manifest["balanced"]
+    assert stages["read_warc"]["stats"]["pdf_records"] == 2  # the cut one is rejected first
+    assert stages["read_warc"]["rejected_by_reason"] == {"truncated_pdf": 1}
+    assert stages["read_warc"]["stats"]["skipped_html"] == 1
+    assert stages["shards"]["out"] == 2
+    metas = [d["doc"]["meta"] for d in _documents(tmp_path / "out").values()]
+    assert {m["url"] for m in metas} == {
+        "https://a.example/report.pdf",
+        "https://c.example/get?id=3",
+    }
+    assert all(m["warc_filename"] == str(warc) and m["warc_record_offset"] >= 0 for m in metas)
+
+    kept = pdf_transcribe.run([*argv, "--output", str(tmp_path / "kept"), "--accept-truncated"])
+    assert kept["stages"]["shards"]["out"] == 3
+    truncated = [d["doc"]["meta"] for d in _documents(tmp_path / "kept").values()]
+    assert [m.get("truncated") for m in truncated].count("length") == 1
