@@ -12,6 +12,7 @@ from benchmarks import (
     qa_text,
     shards,
     web_extract,
+    web_quality,
 )
 
 BENCHMARKS = (
@@ -38,9 +39,12 @@ def main() -> None:
         )
     print("\npage suite (present / absent / order / table neighbours, per page):")
     suite = page_suite.main()
+    print("\nweb main text on saved real pages (ours as web_docs keeps it, bare trafilatura):")
+    quality = web_quality.run()
     out = Path("out/bench.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"throughput": rows, "page_suite": suite}, indent=2) + "\n")
+    report = {"throughput": rows, "page_suite": suite, "web_quality": quality}
+    out.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from corpusio.accounting import Reject
+from corpusio.images import ImageData, ImageRejected, validate_image
 from obelics_filter.dedup import newest_first
 from obelics_filter.extract import extract_nodes
 from obelics_filter.filters import check_document, check_page, filter_nodes
 from obelics_filter.html_text import decode_html
-from obelics_filter.images import ImageRejected, validate_image
-from obelics_filter.records import ImageData, ImageNode, TextNode, WebDocument, WebPage
+from obelics_filter.records import ImageNode, TextNode, WebDocument, WebPage
 
 
 def extract_document(page: WebPage) -> WebDocument | Reject:

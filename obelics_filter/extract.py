@@ -15,6 +15,27 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from obelics_filter.furniture import (
+    BOILERPLATE_CLASSES,
+    BOILERPLATE_ROLES,
+    BOILERPLATE_TOKENS,
+    CUT_CLASS,
+    HEADER_TOKENS,
+    HIDDEN_STYLE,
+    LINK_DENSITY,
+    LIST_TAGS,
+    PROTECTED_TAGS,
+    SKIP_TAGS,
+    TAXONOMY_PREFIXES,
+    tokens,
+)
+from obelics_filter.main_content import (
+    TEASER_CHARS,
+    MainContent,
+    is_teaser,
+    is_weak,
+    main_content,
+)
 from obelics_filter.records import ImageNode, Node, TextNode
 
 MAX_HTML_CHARS = 5_000_000
@@ -25,12 +46,6 @@ MAX_DEPTH = 400
 NEWLINE, BLANK_LINE = 1, 2
 _SEPARATORS = {NEWLINE: "\n", BLANK_LINE: "\n\n"}
 
-# Whole subtrees that never hold page content.
-_SKIP_TAGS = frozenset(
-    "head title script style template noscript svg math canvas iframe frame frameset object "
-    "embed applet video audio map area select option optgroup button input textarea label "
-    "datalist output progress meter dialog nav aside menu footer".split()
-)
 _BLANK_LINE_TAGS = frozenset(
     "p h1 h2 h3 h4 h5 h6 ul ol dl blockquote table pre hr article section main address "
     "figure details".split()
@@ -41,38 +56,9 @@ _NEWLINE_TAGS = frozenset(
 )
 _CELL_TAGS = frozenset(("td", "th"))
 _IMAGE_TAGS = frozenset(("img", "amp-img"))
-# Never stripped by a class or id: they hold the page, not the furniture around it.
-_PROTECTED_TAGS = frozenset(("html", "body", "main", "article"))
-
-# Class and id tokens (split on punctuation and camelCase) that mark furniture.
-_BOILERPLATE_TOKENS = frozenset(
-    """
-    footer header navigation nav navbar menu menubar submenu sidebar breadcrumb breadcrumbs
-    masthead topbar toolbar ad ads advert adverts advertisement advertisements advertising
-    sponsored sponsor adsense adsbygoogle doubleclick dfp cookie cookies consent gdpr
-    share sharing sharebar social newsletter subscribe subscription signup login popup modal
-    related recommended recommendations outbrain taboola comments comment disqus pagination
-    pager date dateline byline widget
-    """.split()
-)
-_BOILERPLATE_CLASSES = frozenset(
-    ("site-info", "sr-only", "screen-reader-text", "visually-hidden", "skip-link")
-)
-_BOILERPLATE_ROLES = frozenset(
-    "navigation banner contentinfo complementary menu menubar search dialog alertdialog "
-    "toolbar tablist".split()
-)
-_HEADER_TOKENS = frozenset(("header", "masthead", "topbar"))
-# Classes that name a post's category or tags (WordPress), not the element's role.
-_TAXONOMY_PREFIXES = ("category-", "tag-", "tags-", "cat-", "topic-", "section-")
-_CUT_CLASS = "more-link"
-_LIST_TAGS = frozenset(("ul", "ol", "dl"))
-LINK_DENSITY = 0.7
-
-_TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-_HIDDEN_STYLE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*hidden|(?:left|top|text-indent)\s*:\s*-\d{3,}", re.I
-)
+_BAR_TAGS = frozenset(("div", "p", "center", "span"))
+LINK_BAR_CHARS = 100
+_CARD_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _LOOKS_LIKE_HTML = re.compile(r"<\s*[a-zA-Z!/]")
 _URL_NOISE = re.compile(r"[\t\n\r]")
@@ -97,14 +83,36 @@ SRCSET_ATTRIBUTES = ("srcset", "data-srcset", "data-lazy-srcset")
 
 
 def extract_nodes(html: str, url: str) -> list[Node]:
-    """The page's text and images in reading order, text merged between images."""
+    """The page's text and images in reading order, text merged between images.
+
+    Text is read from the main content only (see main_content): the element holding
+    the page's article, the siblings that continue it and the title before it; the
+    rest of the element around them gives its images (a lead picture above the
+    title) but not its text. When that gives no text the whole page is read, and if
+    even that is empty, the main content (or the page) once more without the class,
+    id and form rules, so that an article inside an element named like furniture
+    (or a whole page inside one <form>, as ASP.NET writes them) is never lost.
+    """
     root = parse_html(html)
     if root is None:
         return []
-    reader = _Reader(base_url(root, url), _prose_length(root), _main_text_chain(root))
+    base, prose, chain = base_url(root, url), _prose_length(root), _main_text_chain(root)
     body = root.find("body")
-    reader.walk(body if body is not None else root, 0, False)
-    return reader.finish()
+    body = body if body is not None else root
+    main = main_content(body)
+    attempts = (
+        [(main, True), (None, True), (main, False)] if main else [(None, True), (None, False)]
+    )
+    for article, strict in attempts:
+        reader = _Reader(base, prose, chain, strict=strict)
+        if article is None:
+            reader.walk(body, 0, body.tag in ("article", "main"))
+        else:
+            reader.read_main(article)
+        nodes = reader.finish()
+        if any(isinstance(node, TextNode) for node in nodes):
+            return nodes
+    return nodes
 
 
 def parse_html(html: str) -> etree._Element | None:
@@ -244,15 +252,12 @@ def _prose_length(element: etree._Element) -> int:
     return max(0, total - linked)
 
 
-def _tokens(value: str) -> list[str]:
-    return [token.lower() for token in _TOKEN.findall(value)]
-
-
 class _Reader:
     """Walks the tree once, collecting blocks of text and images in order."""
 
-    def __init__(self, base: str, page_text_length: int, main_chain: frozenset):
+    def __init__(self, base: str, page_text_length: int, main_chain: frozenset, strict=True):
         self.base = base
+        self.strict = strict  # False: no class, id or role rules (the last fallback)
         self.page_text_length = page_text_length
         self.main_chain = main_chain
         self.nodes: list[Node] = []
@@ -275,8 +280,12 @@ class _Reader:
         if tag == "noscript":
             self._noscript_images(element)
             return True
-        if not tag or tag in _SKIP_TAGS or self._is_boilerplate(element, tag, in_article):
-            return _CUT_CLASS not in (element.get("class") or "")
+        if (
+            not tag
+            or tag in SKIP_TAGS
+            or (self.strict and self._is_boilerplate(element, tag, in_article))
+        ):
+            return CUT_CLASS not in (element.get("class") or "")
         if tag in _IMAGE_TAGS:
             self.image(element)
             return True
@@ -288,6 +297,45 @@ class _Reader:
             return True
         self._container(element, tag, depth, in_article or tag in ("article", "main"))
         return True
+
+    def read_main(self, main: MainContent) -> None:
+        """Text and images of the regions; images only from the rest of the container."""
+        self._around(main.container, main, set(main.regions), 0)
+
+    def _around(self, element, main: MainContent, regions: set, depth: int) -> None:
+        for child in element:
+            if child in regions:
+                self.brk(BLANK_LINE)
+                self.walk(child, depth + 1, True)
+                self.brk(BLANK_LINE)
+            elif child in main.around:
+                self._around(child, main, regions, depth + 1)
+            else:
+                self._images_only(child, depth + 1)
+
+    def _images_only(self, element, depth: int) -> None:
+        """Pictures outside the article's text, minus furniture and teasers of other pages."""
+        self.elements += 1
+        if self.elements > MAX_ELEMENTS or depth > MAX_DEPTH:
+            return
+        tag = element.tag.lower() if isinstance(element.tag, str) else ""
+        if not tag or tag in SKIP_TAGS or is_weak(element):
+            return
+        if self.strict and self._is_boilerplate(element, tag, False):
+            return
+        if tag in _IMAGE_TAGS:
+            self.image(element)
+        elif tag == "picture":
+            self._picture(element)
+        elif tag == "noscript":
+            self._noscript_images(element)
+        elif tag == "a" and not _is_image_link(element.get("href", "")):
+            return  # a thumbnail linking to another page
+        elif tag in ("li", "article") and is_teaser(element):
+            return
+        else:
+            for child in element:
+                self._images_only(child, depth + 1)
 
     def _container(self, element, tag: str, depth: int, in_article: bool) -> None:
         level = BLANK_LINE if tag in _BLANK_LINE_TAGS else NEWLINE if tag in _NEWLINE_TAGS else 0
@@ -308,23 +356,29 @@ class _Reader:
             return True
         if tag == "form":
             return element.find(".//p") is None
-        if tag in _LIST_TAGS and self._mostly_links(element):
+        if tag in LIST_TAGS and self._mostly_links(element):
+            return True
+        if tag in _BAR_TAGS and _is_link_bar(element):
+            return True
+        if tag == "p" and _is_link_paragraph(element):
+            return True
+        if tag == "a" and _is_card(element):
             return True
         attrib = element.attrib
-        if not attrib or tag in _PROTECTED_TAGS:
+        if not attrib or tag in PROTECTED_TAGS:
             return False
-        if "hidden" in attrib or _HIDDEN_STYLE.search(attrib.get("style", "")):
+        if "hidden" in attrib or HIDDEN_STYLE.search(attrib.get("style", "")):
             return True
         role = attrib.get("role", "").strip().lower()
-        if role in _BOILERPLATE_ROLES and not (role == "banner" and in_article):
+        if role in BOILERPLATE_ROLES and not (role == "banner" and in_article):
             return self._not_the_page(element)
         classes = attrib.get("class", "")
-        if _CUT_CLASS in classes:
+        if CUT_CLASS in classes:
             return True
         marked = self._marked(classes, in_article) or self._marked(attrib.get("id", ""), in_article)
         if not marked:
             title = attrib.get("title", "").strip().lower()
-            marked = title in _BOILERPLATE_TOKENS
+            marked = title in BOILERPLATE_TOKENS
         return marked and self._not_the_page(element)
 
     @staticmethod
@@ -332,13 +386,13 @@ class _Reader:
         if not value:
             return False
         lowered = value.lower().split()
-        if any(name in _BOILERPLATE_CLASSES for name in lowered):
+        if any(name in BOILERPLATE_CLASSES for name in lowered):
             return True
         for name in value.split():
-            if name.lower().startswith(_TAXONOMY_PREFIXES):
+            if name.lower().startswith(TAXONOMY_PREFIXES):
                 continue
-            for token in _tokens(name):
-                if token in _BOILERPLATE_TOKENS and not (in_article and token in _HEADER_TOKENS):
+            for token in tokens(name):
+                if token in BOILERPLATE_TOKENS and not (in_article and token in HEADER_TOKENS):
                     return True
         return False
 
@@ -437,6 +491,46 @@ class _Reader:
     def finish(self) -> list[Node]:
         self._close_text()
         return self.nodes
+
+
+def _is_link_bar(element) -> bool:
+    """A short row of three or more links and little else: share buttons, a pager."""
+    links = list(element.iter("a"))
+    if len(links) < 3:
+        return False
+    total = len(" ".join(element.text_content().split()))
+    if total > LINK_BAR_CHARS:
+        return False
+    linked = sum(len(link.text_content().strip()) for link in links)
+    return linked >= LINK_DENSITY * total
+
+
+def _is_link_paragraph(paragraph) -> bool:
+    """A paragraph that is one link to another page: "READ MORE: ...", a promo line."""
+    links = [link for link in paragraph.iter("a") if not _is_image_link(link.get("href", ""))]
+    if len(links) != 1:
+        return False
+    total = len(" ".join(paragraph.text_content().split()))
+    linked = len(" ".join(links[0].text_content().split()))
+    return total > 0 and linked >= 0.9 * total
+
+
+def _is_card(link) -> bool:
+    """A link wrapping a headline or paragraph: a teaser card for another page."""
+    if _is_image_link(link.get("href", "")):
+        return False
+    if next(link.iterdescendants(*_CARD_TAGS), None) is None:
+        return False
+    return len(link.text_content()) <= TEASER_CHARS
+
+
+def _is_image_link(href: str) -> bool:
+    """A link to the picture itself (a full-size view), not to another page."""
+    try:
+        path = urlsplit(_URL_NOISE.sub("", href).strip()).path.lower()
+    except ValueError:
+        return False
+    return path.endswith((".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif"))
 
 
 def _size(value: str | None) -> int | None:

@@ -1,7 +1,7 @@
 """Download the images of extracted documents politely and safely, keeping their bytes.
 
 `ImageFetcher.fetch_many(urls)` returns, per URL, an `ImageData` (bytes that decoded fully,
-see obelics_filter.images) or a `FetchFailure` whose snake_case reason is one of:
+see corpusio.images) or a `FetchFailure` whose snake_case reason is one of:
 
 - unsupported_scheme, invalid_url: only http and https URLs with a host are fetched.
 - dns_error: the host name did not resolve.
@@ -62,13 +62,13 @@ from urllib3.exceptions import (
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import connection
 
-from obelics_filter.images import (
+from corpusio.images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
+    ImageData,
     ImageRejected,
     validate_image,
 )
-from obelics_filter.records import ImageData
 
 DEFAULT_USER_AGENT = "vlm-corpus image fetcher/0.1"
 DEFAULT_ROBOTS_AGENT = "vlm-corpus"

@@ -23,9 +23,10 @@ import regex
 from datatrove.pipeline.filters.gopher_repetition_filter import get_n_grams
 from datatrove.utils.text import TERMINAL_PUNCTUATION
 
+from corpusio.images import ImageData
 from obelics_filter import langid
 from obelics_filter.config import FilterConfig, Rule
-from obelics_filter.records import ImageData, ImageNode, Node, TextNode
+from obelics_filter.records import ImageNode, Node, TextNode
 
 # Punctuation, symbols (emoji included), digits, separators and control characters.
 _SPECIAL = regex.compile(r"[\p{P}\p{S}\p{N}\p{Z}\p{C}]")

@@ -7,6 +7,8 @@ length, one non-null per position) only when written (obelics_filter.schema).
 
 from dataclasses import dataclass, field
 
+from corpusio.images import ImageData
+
 
 @dataclass(frozen=True)
 class WebPage:
@@ -37,17 +39,6 @@ class ImageNode:
 
 
 Node = TextNode | ImageNode
-
-
-@dataclass(frozen=True)
-class ImageData:
-    """A fetched or resolved image: its bytes and what decoding them told us."""
-
-    url: str
-    data: bytes
-    width: int
-    height: int
-    format: str  # lower-case PIL format name: jpeg, png, webp, gif ...
 
 
 @dataclass

@@ -26,6 +26,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from corpusio.accounting import Reject
+from corpusio.images import ImageData
 from corpusio.keys import text_key
 from corpusio.names import printable
 from corpusio.shards import Sample
@@ -48,7 +49,7 @@ from obelics_filter.documents import (
     image_urls,
     without_images,
 )
-from obelics_filter.records import ImageData, WebDocument, WebPage
+from obelics_filter.records import WebDocument, WebPage
 from obelics_filter.schema import SCHEMA, obelics_row
 from obelics_filter.warc import ImageRecord, SkippedRecord, read_range
 from pipelines.files import join

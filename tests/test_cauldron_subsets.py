@@ -19,9 +19,9 @@ from cauldron import prompts
 from cauldron.schema import FEATURES, SCHEMA, cauldron_row, rows_table
 from cauldron.subsets import REGISTRY, SourceImage, SourceItem, cord_v2, llava
 from corpusio.accounting import Reject
+from corpusio.images import ImageData
 from docmatix.qa_rows import IMAGES_FEATURES, IMAGES_SCHEMA, images_row, text_entry
 from obelics_filter.fetch import FetchFailure
-from obelics_filter.records import ImageData
 
 SOURCE_SUBSETS = ("cord_v2", "lnqa", "sharegpt4o", "iiw400", "geo170k")
 EXPECTED_ITEMS = {"cord_v2": 6, "lnqa": 6, "sharegpt4o": 5, "iiw400": 4, "geo170k": 4}

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import pytest
 from PIL import Image
 
+from corpusio.images import ImageData, ImageRejected, validate_image
 from obelics_filter.fetch import (
     AddressPolicy,
     FetchError,
@@ -23,8 +24,6 @@ from obelics_filter.fetch import (
     ImageFetcher,
     robots_tag_directives,
 )
-from obelics_filter.images import ImageRejected, validate_image
-from obelics_filter.records import ImageData
 
 
 def _encode(image: Image.Image, fmt: str) -> bytes:

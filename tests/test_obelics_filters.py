@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 
 import pytest
 
+from corpusio.images import ImageData
 from demo_corpus import web
 from obelics_filter import langid
 from obelics_filter.config import ConfigError, default_settings, load_config
@@ -24,7 +25,7 @@ from obelics_filter.filters import (
     paragraphs_of,
     words_of,
 )
-from obelics_filter.records import ImageData, ImageNode, TextNode
+from obelics_filter.records import ImageNode, TextNode
 
 ROOT = Path(__file__).resolve().parents[1]
 NETGUARD = Path(__file__).resolve().parent / "netguard"

@@ -22,12 +22,13 @@ from PIL import Image, ImageDraw
 
 from cauldron.schema import cauldron_row, rows_table
 from corpusio.accounting import StageCounts, build_manifest
+from corpusio.images import ImageData
 from corpusio.keys import content_key
 from corpusio.packing import file_sample
 from corpusio.shards import write_shards
 from docmatix.qa_records import PdfaDocument
 from docmatix.qa_rows import IMAGES_SCHEMA, images_row, qa_sample, text_entry
-from obelics_filter.records import ImageData, ImageNode, TextNode, WebDocument, WebPage
+from obelics_filter.records import ImageNode, TextNode, WebDocument, WebPage
 from obelics_filter.schema import SCHEMA as OBELICS_SCHEMA
 from obelics_filter.schema import obelics_row
 from runreport import local_files, write_html_report

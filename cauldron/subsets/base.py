@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
 from corpusio.accounting import Reject
-from obelics_filter.images import ImageRejected, validate_image
+from corpusio.images import ImageRejected, validate_image
 
 MISSING = "image_missing"
 
@@ -51,7 +51,7 @@ class SourceItem:
     def with_fetched(self, results: Mapping[str, object]) -> "SourceItem":
         """The item with fetched bytes filled in.
 
-        `results` maps URL -> an obelics_filter `ImageData` (has `.data`) or a
+        `results` maps URL -> a `corpusio.images.ImageData` (has `.data`) or a
         `FetchFailure` (has `.reason`), as `ImageFetcher.fetch_many` returns them.
         """
         images = []

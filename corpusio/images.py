@@ -1,4 +1,6 @@
-"""Check fetched image bytes before they enter a shard: size limits first, then a full decode.
+"""Check image bytes before they enter a shard: size limits first, then a full decode.
+
+Shared by every pipeline that keeps images from outside (web pages, Cauldron sources).
 
 Bytes from the web are untrusted. The pixel count is read from the header and checked before
 any pixel is decoded, so a small file that claims a huge canvas (a decompression bomb) costs
@@ -8,14 +10,24 @@ shells out to Ghostscript, and many rarely-audited formats) are never tried.
 """
 
 import io
+from dataclasses import dataclass
 
 from PIL import Image
-
-from obelics_filter.records import ImageData
 
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 WEB_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "BMP", "TIFF")
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """Image bytes and what decoding them told us."""
+
+    url: str
+    data: bytes
+    width: int
+    height: int
+    format: str  # lower-case PIL format name: jpeg, png, webp, gif ...
 
 
 class ImageRejected(Exception):
