@@ -6,6 +6,7 @@ from pathlib import Path
 from benchmarks import (
     decontaminate,
     llm_client,
+    loader_packing,
     loader_tiles,
     page_suite,
     pdf_transcribe,
@@ -22,6 +23,7 @@ BENCHMARKS = (
     llm_client,
     web_extract,
     loader_tiles,
+    loader_packing,
     pdf_transcribe,
 )
 
