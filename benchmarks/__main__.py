@@ -12,6 +12,7 @@ from benchmarks import (
     pdf_transcribe,
     qa_text,
     shards,
+    vlm_client,
     web_extract,
     web_quality,
 )
@@ -21,6 +22,7 @@ BENCHMARKS = (
     decontaminate,
     qa_text,
     llm_client,
+    vlm_client,
     web_extract,
     loader_tiles,
     loader_packing,

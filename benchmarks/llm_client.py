@@ -14,8 +14,8 @@ server yields tens of replies per second, well inside the first row's regime.
 """
 
 from benchmarks.common import best_seconds, row
-from docmatix.llm.openai_backend import OpenAIBackend
-from docmatix.qa_records import ChatRequest
+from llm.openai_backend import OpenAIBackend
+from llm.records import ChatRequest
 from tests.llm_server import LlmServer
 
 # (requests, in flight, mean reply latency in seconds)

@@ -8,7 +8,7 @@ retried on the next run.
 
 import json
 
-from docmatix.qa_records import Completion
+from llm.records import Completion
 
 
 def completion_line(completion: Completion) -> str:

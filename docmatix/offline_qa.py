@@ -37,7 +37,8 @@ from dataclasses import dataclass
 import regex
 
 from docmatix.qa_filters import docmatix_rule
-from docmatix.qa_records import NEW_PAGE, ChatRequest, Completion, QAPair
+from docmatix.qa_records import NEW_PAGE, QAPair
+from llm.records import ChatRequest, Completion
 
 PAIRS_PER_PAGE = 4
 MAX_PAIRS = 12

@@ -9,7 +9,8 @@ images, "unanswerable" when nothing is worth asking, few-shot examples of the
 
 from dataclasses import dataclass
 
-from docmatix.qa_records import NEW_PAGE, ChatRequest, Chunk
+from docmatix.qa_records import NEW_PAGE, Chunk
+from llm.records import ChatRequest
 
 DEFAULT_MAX_TOKENS = 2000
 

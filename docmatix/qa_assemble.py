@@ -16,7 +16,7 @@ from docmatix.chunking import SkipDocument, select_and_chunk
 from docmatix.prompts import build_request
 from docmatix.qa_filters import FilterConfig, filter_pairs
 from docmatix.qa_parsing import parse_pairs
-from docmatix.qa_records import ChatRequest, Chunk, Completion, PdfaDocument
+from docmatix.qa_records import Chunk, PdfaDocument
 from docmatix.qa_rows import (
     PagesMismatch,
     images_row,
@@ -26,6 +26,7 @@ from docmatix.qa_rows import (
     text_entry,
 )
 from docmatix.tokens import TokenCounter
+from llm.records import ChatRequest, Completion
 
 PARSERS = ("robust", "faithful")
 

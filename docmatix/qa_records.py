@@ -38,30 +38,6 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class ChatRequest:
-    """What a backend is asked: chat messages for the chunk `id`.
-
-    `chunk_text` is carried for backends that need no prompt (the offline one).
-    """
-
-    id: str
-    messages: tuple[dict, ...]
-    max_tokens: int
-    chunk_text: str = ""
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A backend's answer to one request: `text`, or `error` (a reject reason code)."""
-
-    id: str
-    text: str | None
-    source: str  # which backend and model produced it, e.g. "openai:<model>", "offline-extractive"
-    error: str | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True)
 class QAPair:
     question: str
     answer: str

@@ -27,8 +27,8 @@ from docmatix.qa_assemble import (
     assemble,
     select_document,
 )
-from docmatix.qa_records import Completion
 from docmatix.qa_rows import IMAGES_SCHEMA, PDF_SCHEMA, split_rank
+from llm.records import Completion
 from pipelines.files import AtomicWriter, join
 from pipelines.job import cli_main, run_job
 from pipelines.options import parse_pipeline_args, pipeline_options, pipeline_parser
@@ -151,11 +151,20 @@ class GenerateBatch:
 
     def __call__(self, batch):
         if self._backend is None:
-            from docmatix.llm import make_backend
-
-            self._backend = make_backend(self._kind, **self._options)
+            self._backend = _make_backend(self._kind, self._options)
         for completion in self._backend.generate(batch):
             yield _failed_to_reject(completion)
+
+
+def _make_backend(kind: str, options: dict):
+    """The QA stage's backends: the shared LLM ones, or the model-free offline one."""
+    if kind == "offline":
+        from docmatix.offline_qa import OfflineBackend
+
+        return OfflineBackend(**options)
+    from llm import make_backend
+
+    return make_backend(kind, **options)
 
 
 def _failed_to_reject(completion: Completion):

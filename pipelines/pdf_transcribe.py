@@ -1,8 +1,16 @@
-"""PDFs and page images -> page transcriptions in the PDFA layout (text layer, else Tesseract).
+"""PDFs and page images -> page transcriptions in the PDFA layout (text layer, else Tesseract;
+optionally a vision-language model).
 
     python -m pipelines.pdf_transcribe --input 'DIR/**/*.pdf' --output OUT [--dpi 200]
         [--ocr auto|always|never] [--layout model|fast] [--lang eng] [--max-pages N]
-        [--render-pages] [--accept-truncated] [beam options]
+        [--render-pages] [--accept-truncated]
+        [--transcriber classic|vlm --llm openai|vllm|beam-vllm --model M [--base-url URL]
+         [--vlm-pages all|ocr] [--concurrency N] ...] [beam options]
+
+With `--transcriber vlm` the pages `--vlm-pages` selects (all, or only those the
+classic path would OCR) are transcribed by a vision-language model (olmOCR-class,
+served by vLLM); its Markdown is kept and its words get the boxes of the classic
+read they align to; a page whose answer fails a check keeps the classic read.
 
 Inputs named *.warc(.gz) are read as WARC files: their PDF responses are
 transcribed (with the record's URL and offsets in the transcript's meta).
@@ -45,7 +53,24 @@ from transcription.layout import LAYOUTS
 from transcription.ocr import check_tesseract
 from transcription.pdfa import PAGE_SCHEMA
 from transcription.transcribe import OCR_MODES, TranscribeOptions, Transcript, transcribe
+from transcription.vlm import VLM_PAGES, VlmOptions, VlmSettings, transcriber_for
+from transcription.vlm_requests import LONGEST_SIDE, MAX_TOKENS, TEMPERATURES
 from transcription.warc_pdfs import WarcPdf, read_pdf_records
+
+TRANSCRIBERS = ("classic", "vlm")
+VLM_LLMS = ("openai", "vllm", "beam-vllm")
+VLM_FLAGS = {  # flag: default, refused without --transcriber vlm when changed
+    "llm": "openai",
+    "model": None,
+    "base_url": None,
+    "api_key": "EMPTY",
+    "concurrency": 64,
+    "llm_timeout": 300.0,
+    "vlm_pages": "ocr",
+    "vlm_longest_side": LONGEST_SIDE,
+    "vlm_max_tokens": MAX_TOKENS,
+    "vlm_attempts": 4,
+}
 
 
 def store_transcript(transcript: Transcript, put) -> StoredTranscript:
@@ -97,7 +122,90 @@ def parse_args(argv):
         help="transcribe what survives of PDFs a crawl cut short (WARC-Truncated), "
         "marked in their meta, instead of rejecting them",
     )
-    return parse_pipeline_args(parser, argv)
+    vlm = parser.add_argument_group("VLM transcription (--transcriber vlm)")
+    vlm.add_argument(
+        "--transcriber",
+        choices=TRANSCRIBERS,
+        default="classic",
+        help="classic: text layer, else Tesseract; vlm: a vision-language model on the pages "
+        "--vlm-pages selects, the classic read as fallback and for word boxes",
+    )
+    vlm.add_argument("--llm", choices=VLM_LLMS, default=VLM_FLAGS["llm"], help="model backend")
+    vlm.add_argument("--model", help="served model name, e.g. allenai/olmOCR-2-7B-1025-FP8")
+    vlm.add_argument("--base-url", help="OpenAI-compatible server root, e.g. http://host:8000/v1")
+    vlm.add_argument("--api-key", default=VLM_FLAGS["api_key"])
+    vlm.add_argument(
+        "--concurrency",
+        type=int,
+        default=VLM_FLAGS["concurrency"],
+        help="requests in flight per worker process",
+    )
+    vlm.add_argument(
+        "--llm-timeout", type=float, default=VLM_FLAGS["llm_timeout"], help="seconds per request"
+    )
+    vlm.add_argument(
+        "--vlm-pages",
+        choices=VLM_PAGES,
+        default=VLM_FLAGS["vlm_pages"],
+        help="all pages, or only those the classic path would OCR",
+    )
+    vlm.add_argument(
+        "--vlm-longest-side",
+        type=int,
+        default=VLM_FLAGS["vlm_longest_side"],
+        help="pixels of the page image's longest side",
+    )
+    vlm.add_argument("--vlm-max-tokens", type=int, default=VLM_FLAGS["vlm_max_tokens"])
+    vlm.add_argument(
+        "--vlm-attempts",
+        type=int,
+        default=VLM_FLAGS["vlm_attempts"],
+        help=f"tries at a page whose answer does not finish (1-{len(TEMPERATURES)}), "
+        "each at a higher temperature",
+    )
+    args, beam_args = parse_pipeline_args(parser, argv)
+    check_vlm_flags(parser, args)
+    return args, beam_args
+
+
+def check_vlm_flags(parser, args) -> None:
+    """Refuse, before any work, VLM flags without --transcriber vlm, or a backend left
+    without what it needs."""
+    if args.transcriber != "vlm":
+        changed = [f for f, default in VLM_FLAGS.items() if getattr(args, f) != default]
+        if changed:
+            flags = ", ".join("--" + f.replace("_", "-") for f in changed)
+            parser.error(f"{flags} only apply with --transcriber vlm")
+        return
+    if not args.model:
+        parser.error("--transcriber vlm needs --model")
+    if args.llm == "openai" and not args.base_url:
+        parser.error("--llm openai needs --base-url (the server's /v1 root)")
+    if args.llm != "openai" and args.base_url:
+        parser.error(f"--base-url does not apply to --llm {args.llm}")
+    if args.concurrency < 1 or args.vlm_longest_side < 64 or args.vlm_max_tokens < 1:
+        parser.error("--concurrency, --vlm-longest-side and --vlm-max-tokens must be positive")
+    if not 1 <= args.vlm_attempts <= len(TEMPERATURES):
+        parser.error(f"--vlm-attempts must be 1 to {len(TEMPERATURES)}")
+
+
+def vlm_settings(args) -> VlmSettings | None:
+    if args.transcriber != "vlm":
+        return None
+    return VlmSettings(
+        llm=args.llm,
+        model=args.model,
+        base_url=args.base_url,
+        api_key=args.api_key,
+        concurrency=args.concurrency,
+        timeout_s=args.llm_timeout,
+        options=VlmOptions(
+            pages=args.vlm_pages,
+            longest_side=args.vlm_longest_side,
+            max_tokens=args.vlm_max_tokens,
+            attempts=args.vlm_attempts,
+        ),
+    )
 
 
 def read_warc_pdfs(warc_range: WarcRange, max_bytes: int, accept_truncated: bool):
@@ -139,6 +247,7 @@ def run(argv=None, save_main_session=True) -> dict:
         layout=args.layout,
         accept_truncated=args.accept_truncated,
     )
+    vlm = vlm_settings(args)
     resume = resume_options(args)
     shards_dir = join(args.output, "shards")
     pages_prefix = join(args.output, "pages", "pages")
@@ -147,11 +256,13 @@ def run(argv=None, save_main_session=True) -> dict:
         files, read_rejects = p | "ReadFiles" >> ReadFiles(
             patterns, args.max_file_bytes, stats=lambda f: {"warc_files": is_warc(f.path)}
         )
-        checkpoint = resume.checkpoint("transcribe", options)
+        checkpoint = resume.checkpoint("transcribe", options, *([vlm] if vlm else []))
         plain = files | "NotWarc" >> beam.Filter(lambda f: not is_warc(f.path))
         from_files, transcribe_rejects = plain | "Transcribe" >> Stage(
             "transcribe",
-            with_bytes(lambda path, data: transcribe(path, data, options)),
+            with_bytes(
+                lambda path, data: transcribe(path, data, options, vlm=transcriber_for(vlm))
+            ),
             id_of=lambda f: f.path,
             stats=lambda t: t.stats,
             checkpoint=checkpoint,
@@ -178,7 +289,9 @@ def run(argv=None, save_main_session=True) -> dict:
             | "TranscribeWarcPdfs"
             >> Stage(
                 "transcribe",
-                lambda pdf: transcribe(pdf.id, pdf.data, options, meta=pdf.meta()),
+                lambda pdf: transcribe(
+                    pdf.id, pdf.data, options, meta=pdf.meta(), vlm=transcriber_for(vlm)
+                ),
                 id_of=lambda pdf: pdf.id,
                 stats=lambda t: t.stats,
                 checkpoint=checkpoint,

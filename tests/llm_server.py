@@ -25,9 +25,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass(frozen=True)
 class Ok:
-    """A normal reply; `text` None means the default Q/A text."""
+    """A normal reply; `text` None means the default Q/A text. `finish_reason` "length"
+    stands for a reply cut at max_tokens."""
 
     text: str | None = None
+    finish_reason: str = "stop"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,20 @@ class Seen:
 
 
 Plan = Callable[[Seen], Action | None]
+
+
+def page_images(body: dict) -> list[bytes]:
+    """The bytes of every data-URL image in the request's messages (vision requests)."""
+    import base64
+
+    found = []
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
+            if url.startswith("data:") and "," in url:
+                found.append(base64.b64decode(url.split(",", 1)[1]))
+    return found
 
 
 def last_message(body: dict) -> str:
@@ -239,7 +255,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._perform(action.then, seen)
         if isinstance(action, Ok):
             text = action.text if action.text is not None else qa_text(seen.prompt)
-            return self._send_json(200, _completion(seen, owner.model, [_choice(text)]))
+            choice = _choice(text, action.finish_reason)
+            return self._send_json(200, _completion(seen, owner.model, [choice]))
         if isinstance(action, EmptyChoices):
             return self._send_json(200, _completion(seen, owner.model, []))
         if isinstance(action, Malformed):
@@ -269,9 +286,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-def _choice(text: str) -> dict:
+def _choice(text: str, finish_reason: str = "stop") -> dict:
     message = {"role": "assistant", "content": text}
-    return {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+    return {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
 
 
 def _completion(seen: Seen, model: str, choices: list[dict]) -> dict:

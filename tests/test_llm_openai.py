@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from docmatix.llm import make_backend
-from docmatix.llm.base import REASONS, Backend
-from docmatix.llm.openai_backend import OpenAIBackend, backoff_delay, parse_retry_after
-from docmatix.qa_records import ChatRequest
+from llm import make_backend
+from llm.base import REASONS, Backend
+from llm.openai_backend import OpenAIBackend, backoff_delay, parse_retry_after
+from llm.records import ChatRequest
 from tests.llm_server import (
     Drop,
     EmptyChoices,
@@ -222,7 +222,7 @@ def test_factory_builds_the_openai_backend_and_refuses_unknown_kinds():
     llm = make_backend("openai", base_url="http://127.0.0.1:9/v1", model="m")
     assert isinstance(llm, OpenAIBackend) and llm.name == "openai:m"
     llm.close()
-    with pytest.raises(ValueError, match="openai, vllm, offline"):
+    with pytest.raises(ValueError, match="openai, vllm, beam-vllm"):
         make_backend("tgi")
 
 

@@ -4,9 +4,9 @@ import importlib.util
 
 import pytest
 
-from docmatix.llm import make_backend
-from docmatix.llm.vllm_backend import DEFAULT_MODEL, VLLMBackend, to_conversation
-from docmatix.qa_records import ChatRequest
+from llm import make_backend
+from llm.records import ChatRequest
+from llm.vllm_backend import DEFAULT_MODEL, VLLMBackend, to_conversation
 
 needs_no_vllm = pytest.mark.skipif(
     importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here"

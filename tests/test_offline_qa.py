@@ -12,7 +12,7 @@ from docmatix.offline_qa import (
     format_pairs,
     passes_docmatix_filter,
 )
-from docmatix.qa_records import ChatRequest
+from llm.records import ChatRequest
 
 QA_BLOCK = re.compile(r"(Q\d+:\s*.*?)(A\d+:\s*.*?)(?=(Q\d+:)|$)", re.DOTALL)
 

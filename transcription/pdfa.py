@@ -5,7 +5,7 @@ score, line_pos}, as column lists; words are in reading order and line i is
 words[word_slice[i][0]:word_slice[i][1]]; `line_pos[j]` = [line index, index
 of the word in its line]. Boxes are [x, y, w, h] normalised to the page
 (0..1, origin top left). Beyond PDFA we add, per page: `width`, `height`
-(PDF points, or pixels for image input), `source` (text_layer or ocr),
+(PDF points, or pixels for image input), `source` (text_layer, ocr or vlm),
 `source_reason`, `rotation` (degrees the page was turned to be upright),
 `dpi` (of the OCR render, null for a text layer), `blocks` (regions in
 reading order: {type, bbox, lines}), `markdown` (the page without page
@@ -17,7 +17,7 @@ import pyarrow as pa
 from transcription.records import FURNITURE, Box, PageText
 
 DECIMALS = 5
-SOURCES = ("text_layer", "ocr")
+SOURCES = ("text_layer", "ocr", "vlm")
 
 PAGE_SCHEMA = pa.schema(
     [

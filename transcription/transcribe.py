@@ -8,6 +8,7 @@ that cannot be transcribed comes back as a `Reject` with its reason.
 """
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pymupdf
@@ -54,6 +55,9 @@ from transcription.regions import (
 )
 from transcription.text_quality import judge_text_layer
 from transcription.textlayer import extract_page
+from transcription.vlm import SOURCE as VLM_SOURCE
+from transcription.vlm import PageQuestion, VlmTranscriber, vlm_page
+from transcription.vlm_requests import image_png, page_png
 
 OCR_MODES = ("auto", "always", "never")
 LOW_CONFIDENCE = 0.6  # mean word confidence of an OCR page below which its reason says so
@@ -94,6 +98,7 @@ class Transcript:
     pages: list[dict]
     page_images: list[bytes] = field(default_factory=list)
     meta: dict = field(default_factory=dict)  # where it came from, beyond its path (a WARC)
+    counts: dict = field(default_factory=dict)  # more counts for the manifest (VLM pages)
 
     def document(self) -> dict:
         return {
@@ -124,10 +129,11 @@ class Transcript:
             "pages": len(self.pages),
             "pages_text_layer": sources.count("text_layer"),
             "pages_ocr": sources.count("ocr"),
+            "pages_vlm": sources.count(VLM_SOURCE),
             "pages_rotated": sum(1 for p in self.pages if p["rotation"]),
             "pages_blank": sum(1 for p in self.pages if p["source_reason"] == BLANK),
             "words": sum(len(p["words"]["text"]) for p in self.pages),
-        }
+        } | self.counts
 
 
 def _upright(image: Image.Image, rotation: int) -> Image.Image:
@@ -199,9 +205,10 @@ def _inside_box(box: Box, region: Box) -> bool:
     return region[0] <= x <= region[2] and region[1] <= y <= region[3]
 
 
-def _pdf_pages(data: bytes, options: TranscribeOptions) -> tuple[list[_Page], list[bytes]]:
+def _pdf_pages(data: bytes, options: TranscribeOptions, vlm=None):
+    """(pages, page images, pages to ask the VLM about)."""
     doc = open_pdf(data, options.max_pages, allow_truncated=options.accept_truncated)
-    pages, images = [], []
+    pages, images, questions = [], [], []
     for number in range(doc.page_count):
         with MUPDF_LOCK:
             page = doc[number]
@@ -223,6 +230,10 @@ def _pdf_pages(data: bytes, options: TranscribeOptions) -> tuple[list[_Page], li
                 image = render_page(page, options.dpi, max_pixels=options.max_page_pixels)
                 blank = is_blank(image)
             shown = render_for_docmatix(page) if options.render_pages else None
+            if vlm is not None and vlm.options.wants("text_layer" if use_layer else "ocr", blank):
+                png = page_png(page, vlm.options.longest_side)
+                good = use_layer and not blank
+                questions.append(PageQuestion(number, png, blank, good))
         if blank:  # nothing for Tesseract to read: its text layer, if any, is not shown
             empty = PageText([], layer.width, layer.height, layer.images)
             pages.append(_Page(empty, "text_layer", BLANK))
@@ -237,16 +248,21 @@ def _pdf_pages(data: bytes, options: TranscribeOptions) -> tuple[list[_Page], li
             pages.append(ocred)
         if shown is not None:
             images.append(docmatix_png(_upright(shown, pages[-1].rotation)))
-    return pages, images
+    return pages, images, questions
 
 
-def _image_pages(data: bytes, options: TranscribeOptions) -> tuple[list[_Page], list[bytes]]:
+def _image_pages(data: bytes, options: TranscribeOptions, vlm=None):
+    """(pages, page images, pages to ask the VLM about)."""
     frames = load_image_frames(
         data, max_pixels=options.max_page_pixels, max_frames=options.max_pages
     )
-    pages, images = [], []
-    for frame in frames:
-        if options.ocr == "never" or is_blank(frame):
+    pages, images, questions = [], [], []
+    for number, frame in enumerate(frames):
+        blank = is_blank(frame)
+        if vlm is not None and vlm.options.wants("ocr", blank):
+            png = image_png(frame, vlm.options.longest_side)
+            questions.append(PageQuestion(number, png, blank, False))
+        if options.ocr == "never" or blank:
             empty = PageText(lines=[], width=frame.width, height=frame.height)
             reason = "ocr_disabled" if options.ocr == "never" else BLANK
             pages.append(_Page(empty, "ocr", reason))
@@ -254,7 +270,29 @@ def _image_pages(data: bytes, options: TranscribeOptions) -> tuple[list[_Page], 
             pages.append(_ocr_page(frame, options, "image_input", [], 1.0, None))
         if options.render_pages:
             images.append(docmatix_png(_upright(frame, pages[-1].rotation)))
-    return pages, images
+    return pages, images, questions
+
+
+def _ask_vlm(key: str, pages: list[_Page], questions: list, vlm: VlmTranscriber) -> Counter:
+    """Pages the VLM answered well become `vlm` pages; the others keep their read, with the
+    reason. Returns counts for the manifest."""
+    counts = Counter()
+    replies = vlm.ask(key, questions)
+    for question in questions:
+        page = pages[question.number]
+        reply = replies.get(question.number, "llm_bad_response")
+        if not isinstance(reply, str):
+            text, detail = vlm_page(reply, page.text, question)
+            if text is not None:
+                pages[question.number] = _Page(
+                    text, VLM_SOURCE, VLM_SOURCE, page.rotation, page.dpi, page.size
+                )
+                counts["vlm_words_unboxed"] += detail
+                continue
+            reply = detail
+        page.reason = reply
+        counts[f"vlm_fallback_{reply}"] += 1
+    return counts
 
 
 def _lay_out(pages: list[_Page], data: bytes, layout: str) -> None:
@@ -271,18 +309,28 @@ def _lay_out(pages: list[_Page], data: bytes, layout: str) -> None:
         else:
             page.text.blocks = fast_blocks(page.text)
     for page, marked in zip(pages, mark_furniture([p.text for p in pages]), strict=True):
-        if page.text.markdown:  # the model's: take out what the heuristics found besides
+        if page.source == VLM_SOURCE:
+            pass  # the VLM's Markdown already leaves page furniture out
+        elif page.text.markdown:  # the model's: take out what the heuristics found besides
             page.text.markdown = without_furniture(page.text.markdown, marked, page.text)
         page.text.blocks = marked.blocks
         if not page.text.markdown:
             page.text.markdown = lines_markdown(page.text)
 
 
-def transcribe(path: str, data: bytes, options: TranscribeOptions = TranscribeOptions(), meta=None):
+def transcribe(
+    path: str,
+    data: bytes,
+    options: TranscribeOptions = TranscribeOptions(),
+    meta=None,
+    vlm: VlmTranscriber | None = None,
+):
     """Transcribe one input file: a Transcript, or a Reject saying why not.
 
     `meta` (a WARC record's URL and offsets ...) goes into the transcript's meta.
+    With `vlm`, the pages it selects are transcribed by the model (transcription.vlm).
     """
+    counts = Counter()
     try:
         if not data:
             raise InputError("empty_file", "0 bytes")
@@ -292,9 +340,11 @@ def transcribe(path: str, data: bytes, options: TranscribeOptions = TranscribeOp
                 "not_a_pdf", f"neither a PDF nor a page image: starts with {data[:16]!r}"
             )
         if kind == "pdf":
-            pages, images = _pdf_pages(data, options)
+            pages, images, questions = _pdf_pages(data, options, vlm)
         else:
-            pages, images = _image_pages(data, options)
+            pages, images, questions = _image_pages(data, options, vlm)
+        if questions:
+            counts = _ask_vlm(content_key(data), pages, questions, vlm)
         _lay_out(pages, data if kind == "pdf" else b"", options.layout)
         pages = [page.json() for page in pages]
     except InputError as exc:
@@ -311,4 +361,5 @@ def transcribe(path: str, data: bytes, options: TranscribeOptions = TranscribeOp
         return Reject(path, "decompression_bomb", str(exc))
     except BadImage as exc:
         return Reject(path, "bad_image", str(exc))
-    return Transcript(content_key(data), path, kind, data, pages, images, dict(meta or {}))
+    key = content_key(data)
+    return Transcript(key, path, kind, data, pages, images, dict(meta or {}), dict(counts))

@@ -1,4 +1,4 @@
-"""QA generation with in-process `vllm.LLM` batch inference on a local GPU.
+"""Chat generation (text or vision) with in-process `vllm.LLM` batch inference on a local GPU.
 
 Offline batch generation beats an HTTP server for throughput, so this is the
 fast path when the model is one current vLLM serves. It stays thin: one
@@ -19,8 +19,8 @@ backend (see PHI3_SMALL_WAY_OUT).
 from collections.abc import Sequence
 from typing import Any
 
-from docmatix.llm.base import LLM_BAD_REQUEST, answered, failed
-from docmatix.qa_records import ChatRequest, Completion
+from llm.base import LLM_BAD_REQUEST, answered, failed
+from llm.records import ChatRequest, Completion
 
 DEFAULT_MODEL = "microsoft/Phi-4-mini-instruct"
 
@@ -84,7 +84,10 @@ class VLLMBackend:
             outputs = self._chat(requests)
         except ValueError:
             return [self._generate_one(r) for r in requests]
-        return [answered(r, self.name, _text(o)) for r, o in zip(requests, outputs, strict=True)]
+        return [
+            answered(r, self.name, _text(o), _finish(o))
+            for r, o in zip(requests, outputs, strict=True)
+        ]
 
     def close(self) -> None:
         self._llm = None
@@ -95,18 +98,19 @@ class VLLMBackend:
             [output] = self._chat([request])
         except ValueError as exc:
             return failed(request, self.name, LLM_BAD_REQUEST, f"{type(exc).__name__}: {exc}")
-        return answered(request, self.name, _text(output))
+        return answered(request, self.name, _text(output), _finish(output))
 
     def _chat(self, requests: Sequence[ChatRequest]) -> list:
         conversations = [to_conversation(r) for r in requests]
-        params = [self._sampling(r.max_tokens) for r in requests]
+        params = [self._sampling(r.max_tokens, r.temperature) for r in requests]
         return self._llm.chat(conversations, params, use_tqdm=False)
 
-    def _sampling(self, max_tokens: int):
+    def _sampling(self, max_tokens: int, temperature: float | None = None):
         params = self._llm.get_default_sampling_params()
         params.max_tokens = max_tokens
-        if self.temperature is not None:
-            params.temperature = self.temperature
+        temperature = temperature if temperature is not None else self.temperature
+        if temperature is not None:
+            params.temperature = temperature
         if self.top_p is not None:
             params.top_p = self.top_p
         return params
@@ -114,3 +118,7 @@ class VLLMBackend:
 
 def _text(output: Any) -> str | None:
     return output.outputs[0].text if output.outputs else None
+
+
+def _finish(output: Any) -> str | None:
+    return getattr(output.outputs[0], "finish_reason", None) if output.outputs else None

@@ -1,4 +1,4 @@
-"""The interface every QA-generation backend offers, and the reason codes of failed requests.
+"""The interface every LLM backend offers, and the reason codes of failed requests.
 
 A backend turns a batch of `ChatRequest`s into one `Completion` each, in order.
 A request that fails never raises: it comes back as a Completion whose `error`
@@ -9,7 +9,7 @@ instead of losing the rest of the batch.
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from docmatix.qa_records import ChatRequest, Completion
+from llm.records import ChatRequest, Completion
 
 LLM_TIMEOUT = "llm_timeout"
 LLM_RATE_LIMITED = "llm_rate_limited"
@@ -52,8 +52,10 @@ def failed(request: ChatRequest, source: str, error: str, detail: str = "") -> C
     return Completion(id=request.id, text=None, source=source, error=error, detail=detail)
 
 
-def answered(request: ChatRequest, source: str, text: str | None) -> Completion:
+def answered(
+    request: ChatRequest, source: str, text: str | None, finish_reason: str | None = None
+) -> Completion:
     """The Completion for a reply; blank text is an `llm_empty` failure, not a success."""
     if text is None or not text.strip():
         return failed(request, source, LLM_EMPTY, "the model returned no text")
-    return Completion(id=request.id, text=text, source=source)
+    return Completion(id=request.id, text=text, source=source, finish_reason=finish_reason)

@@ -1,4 +1,4 @@
-"""QA generation through any OpenAI-compatible server (`vllm serve`, others).
+"""Chat completions (text or vision) through any OpenAI-compatible server (`vllm serve`, others).
 
 The original sent 200 parallel chat requests to each vLLM server; this backend
 does the same with the `openai` package's AsyncOpenAI client: at most
@@ -24,7 +24,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from docmatix.llm.base import (
+from llm.base import (
     LLM_BAD_REQUEST,
     LLM_BAD_RESPONSE,
     LLM_CONNECTION_ERROR,
@@ -34,7 +34,7 @@ from docmatix.llm.base import (
     answered,
     failed,
 )
-from docmatix.qa_records import ChatRequest, Completion
+from llm.records import ChatRequest, Completion
 
 
 @dataclass
@@ -116,12 +116,12 @@ def classify(exc: BaseException) -> Failure:
     return Failure(LLM_BAD_RESPONSE, False, detail)
 
 
-def reply_text(completion: Any) -> str | None:
-    """The text of the first choice; raises ValueError when the reply has none."""
+def reply_text(completion: Any) -> tuple[str | None, str | None]:
+    """(text, finish_reason) of the first choice; raises ValueError when the reply has none."""
     choices = getattr(completion, "choices", None)
     if not choices:
         raise ValueError("the reply has no choices")
-    return choices[0].message.content
+    return choices[0].message.content, getattr(choices[0], "finish_reason", None)
 
 
 class _LoopThread:
@@ -267,12 +267,12 @@ class OpenAIBackend:
     async def _complete(self, request: ChatRequest) -> Completion:
         for attempt in range(1, self.max_attempts + 1):
             try:
-                text = await self._attempt(request)
+                text, finish_reason = await self._attempt(request)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a Completion
                 failure = classify(exc)
             else:
                 self.metrics.completions += 1
-                return answered(request, self.name, text)
+                return answered(request, self.name, text, finish_reason)
             if not failure.retryable or attempt == self.max_attempts:
                 self.metrics.errors[failure.reason] += 1
                 detail = f"after {attempt} attempt(s): {failure.detail}"
@@ -281,7 +281,7 @@ class OpenAIBackend:
             await asyncio.sleep(self._delay(attempt, failure.retry_after))
         raise AssertionError("unreachable")
 
-    async def _attempt(self, request: ChatRequest) -> str | None:
+    async def _attempt(self, request: ChatRequest) -> tuple[str | None, str | None]:
         async with self._slots:
             self.metrics.requests_sent += 1
             self.metrics.in_flight += 1
@@ -299,8 +299,9 @@ class OpenAIBackend:
             "messages": [dict(m) for m in request.messages],
             "max_tokens": request.max_tokens,
         }
-        if self.temperature is not None:
-            body["temperature"] = self.temperature
+        temperature = request.temperature if request.temperature is not None else self.temperature
+        if temperature is not None:
+            body["temperature"] = temperature
         if self.top_p is not None:
             body["top_p"] = self.top_p
         if self.extra_body:
