@@ -17,6 +17,8 @@ from lxml import etree
 from obelics_filter.furniture import BOILERPLATE_TOKENS, SKIP_TAGS, tokens
 
 UNIT_TAGS = frozenset("p pre blockquote li td dd dt h2 h3 h4 h5 h6 figcaption".split())
+CONTAINER_UNITS = frozenset(("td", "li", "dd", "blockquote"))  # units unless they hold blocks
+BLOCK_TAGS = ("p", "div", "table", "ul", "ol", "section", "article", "h1", "h2", "h3", "h4")
 MIN_UNIT_CHARS = 25  # shorter units are labels, buttons and dates, not prose
 MIN_PAGE_PROSE = 200  # with less, no element stands out: the whole page is read
 MAIN_SHARE = 0.5  # the main element holds at least this share of the page's prose
@@ -57,12 +59,18 @@ def main_content(body: etree._Element) -> MainContent | None:
     total = mass.get(body, 0)
     if total < MIN_PAGE_PROSE:
         return None
+    headline = _headline(body)
     node = body
     while True:
         children = [c for c in node if isinstance(c.tag, str) and mass.get(c, 0)]
         heaviest = max(children, key=lambda c: mass[c], default=None)
         if heaviest is None or mass[heaviest] < MAIN_SHARE * total:
             break
+        titled = _holder(children, headline)
+        if heaviest.tag == "article" and titled is not None and titled is not heaviest:
+            if titled.tag == "article":
+                node = titled  # of sibling posts, the page's is the one with its headline
+                break
         node = heaviest
     if node is body:
         return None
@@ -113,6 +121,25 @@ def is_teaser(element) -> bool:
     return any(len(" ".join(a.text_content().split())) >= HEADLINE_LINK for a in element.iter("a"))
 
 
+def _in_teaser(element, teasers: dict) -> bool:
+    """Whether the text sits in a teaser: the list item itself, or the element's parent."""
+    item = element if element.tag == "li" else element.getparent()
+    if item is None:
+        return False
+    if item not in teasers:
+        teasers[item] = is_teaser(item)
+    return teasers[item]
+
+
+def _is_unit(element) -> bool:
+    """A paragraph-like element; a cell, item or quote holding blocks is a container."""
+    if element.tag not in UNIT_TAGS:
+        return False
+    if element.tag not in CONTAINER_UNITS:
+        return True
+    return next(element.iterdescendants(*BLOCK_TAGS), None) is None
+
+
 def _wraps_page(element) -> bool:
     """A furniture-named element holding the page's title or article wraps the page itself."""
     return next(element.iterdescendants("h1", "article", "main"), None) is not None
@@ -120,10 +147,15 @@ def _wraps_page(element) -> bool:
 
 def _unit_length(element) -> int:
     """Characters of prose a unit holds outside its links; for other elements, their own text."""
-    if element.tag in UNIT_TAGS:
+    if _is_unit(element):
         text = element.text_content()
         linked = sum(len(a.text_content()) for a in element.iter("a"))
         return max(0, len(" ".join(text.split())) - linked)
+    return _direct_length(element)
+
+
+def _direct_length(element) -> int:
+    """Characters of text directly inside an element, not in its children."""
     direct = (element.text or "") + "".join(child.tail or "" for child in element)
     return len(" ".join(direct.split()))
 
@@ -136,15 +168,15 @@ def _mass(element, weak: bool, depth: int, mass: dict, teasers: dict) -> int:
     if not isinstance(element.tag, str) or element.tag in SKIP_TAGS or depth > MAX_DEPTH:
         return 0
     weak = weak or (is_weak(element) and not _wraps_page(element))
-    if element.tag in UNIT_TAGS:  # counted whole, once: not its descendants again
-        item = element if element.tag == "li" else element.getparent()
-        if item is not None and item not in teasers:
-            teasers[item] = is_teaser(item)
-        teaser = item is not None and teasers[item]
-        length = 0 if weak or teaser else _unit_length(element)
+    if _is_unit(element):  # counted whole, once: not its descendants again
+        length = 0 if weak else _unit_length(element)
+        if length and _in_teaser(element, teasers):
+            length = 0
         total = length if length >= MIN_UNIT_CHARS else 0
     else:
-        direct = 0 if weak else _unit_length(element)
+        direct = 0 if weak else _direct_length(element)
+        if direct >= MIN_UNIT_CHARS and _in_teaser(element, teasers):
+            direct = 0
         total = direct if direct >= MIN_UNIT_CHARS else 0
         for child in element:
             total += _mass(child, weak, depth + 1, mass, teasers)
@@ -163,6 +195,22 @@ def _continues(element, heavy: bool) -> bool:
     if heavy or element.tag in FIGURE_TAGS:
         return True
     return element.tag == "p" and _unit_length(element) >= LONG_PARAGRAPH
+
+
+def _headline(body) -> etree._Element | None:
+    """The page's first h1 long enough to be a title."""
+    for element in body.iter("h1"):
+        if len(" ".join(element.text_content().split())) >= MIN_TITLE:
+            return element
+    return None
+
+
+def _holder(children: list, element) -> etree._Element | None:
+    """The child among `children` that holds `element`, if any."""
+    if element is None:
+        return None
+    chain = {id(element), *(id(a) for a in element.iterancestors())}
+    return next((c for c in children if id(c) in chain), None)
 
 
 def _title_before(body, first) -> etree._Element | None:

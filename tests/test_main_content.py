@@ -173,3 +173,35 @@ def test_page_inside_one_form_without_paragraphs_is_read():
     </form></body></html>"""
     text = _text(extract_nodes(html, URL))
     assert all(paragraph in text for paragraph in PARAGRAPHS)
+
+
+def test_the_post_with_the_headline_wins_over_a_heavier_list_of_posts():
+    others = "".join(
+        f'<article class="post"><p>Another story number {i}, summarised at some length so that '
+        f"the list of them weighs more than the page's own short article does.</p></article>"
+        for i in range(6)
+    )
+    html = f"""<html><body><div id="primary">
+    <article class="post"><h1>Only those who love</h1><p>{PARAGRAPHS[0]}</p></article>
+    <article class="more"><h2>You may also like</h2>{others}</article>
+    </div></body></html>"""
+    text = _text(extract_nodes(html, URL))
+    assert PARAGRAPHS[0] in text and "Another story" not in text
+
+
+def test_layout_cells_are_containers_and_teaser_blurbs_weigh_nothing():
+    blurbs = "".join(
+        f'<div class="item"><a href="/news/{i}/">A headline of another story, number {i}</a>'
+        f"<div>The blurb under that headline, a sentence long, about something else.</div></div>"
+        for i in range(8)
+    )
+    html = f"""<html><body><table><tr><td class="content">
+    <h1>River rises after three days of rain</h1>
+    <div class="story">{"".join(f"<p>{p}</p>" for p in PARAGRAPHS)}</div>
+    <div class="more">{blurbs}</div></td><td class="side">Weather</td></tr></table>
+    </body></html>"""
+    found = main_content(parse_html(html).find("body"))
+    assert found is not None and any(r.get("class") == "story" for r in found.regions)
+    text = _text(extract_nodes(html, URL))
+    assert all(p in text for p in PARAGRAPHS)
+    assert "The blurb" not in text
