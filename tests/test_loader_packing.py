@@ -267,3 +267,14 @@ def test_bench_packing_command(shards, capsys):
     assert padded["tokens"] == packed["tokens"]
     assert packed["packing_efficiency"] > padded["packing_efficiency"]
     assert packed["batches"] < padded["batches"]
+
+
+def test_packed_rows_tiled_on_the_device_match_the_workers(shards, tokenizer):
+    kw = {"tokenizer": tokenizer, "max_length": 8192, "packing": True, "shuffle_buffer": 0}
+    workers = list(make_loader(shards[:2], 2, tiling="workers", **kw))
+    device = list(make_loader(shards[:2], 2, tiling="device", **kw))
+    assert [b["keys"] for b in workers] == [b["keys"] for b in device]
+    for ours, theirs in zip(workers, device, strict=True):
+        for name in ("input_ids", "position_ids", "tile_mask", "n_images"):
+            assert torch.equal(ours[name], theirs[name]), name
+        assert torch.equal(ours["pixel_values"], theirs["pixel_values"])
