@@ -5,18 +5,16 @@ Interchangeable backends implement `llm.base.Backend` (ChatRequest in, Completio
 - `openai`: any OpenAI-compatible server (`vllm serve`, others) over HTTP, with
   bounded concurrency, timeouts and retries; text and vision requests alike.
 - `vllm`: in-process `vllm.LLM` batch generation on a local GPU.
-- `beam-vllm`: on Beam workers with GPUs (Dataflow), the vLLM server Beam's
-  inference module starts once per worker process, asked through the openai
-  backend (so retries and concurrency stay ours).
-
-Stages add their own model-free backends (the QA stage's `offline`).
+Stages and pipelines add their own: the QA stage's model-free `offline`, and
+`beam-vllm` (pipelines.beam_vllm: the vLLM server Beam starts on a GPU worker,
+asked through the openai backend).
 """
 
 from typing import Any
 
 from llm.base import Backend
 
-KINDS = ("openai", "vllm", "beam-vllm")
+KINDS = ("openai", "vllm")
 
 
 def make_backend(kind: str, **options: Any) -> Backend:
@@ -32,8 +30,4 @@ def make_backend(kind: str, **options: Any) -> Backend:
         from llm.vllm_backend import VLLMBackend
 
         return VLLMBackend(**options)
-    if kind == "beam-vllm":
-        from llm.beam_vllm import BeamVllmBackend
-
-        return BeamVllmBackend(**options)
     raise ValueError(f"unknown LLM backend {kind!r}; choose one of {', '.join(KINDS)}")

@@ -28,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from corpusio.accounting import Reject
 from corpusio.names import printable
+from pipelines.beam_vllm import make_backend
 from pipelines.files import join
 from pipelines.job import cli_main, run_job
 from pipelines.options import (
@@ -261,7 +262,9 @@ def run(argv=None, save_main_session=True) -> dict:
         from_files, transcribe_rejects = plain | "Transcribe" >> Stage(
             "transcribe",
             with_bytes(
-                lambda path, data: transcribe(path, data, options, vlm=transcriber_for(vlm))
+                lambda path, data: transcribe(
+                    path, data, options, vlm=transcriber_for(vlm, make_backend)
+                )
             ),
             id_of=lambda f: f.path,
             stats=lambda t: t.stats,
@@ -290,7 +293,11 @@ def run(argv=None, save_main_session=True) -> dict:
             >> Stage(
                 "transcribe",
                 lambda pdf: transcribe(
-                    pdf.id, pdf.data, options, meta=pdf.meta(), vlm=transcriber_for(vlm)
+                    pdf.id,
+                    pdf.data,
+                    options,
+                    meta=pdf.meta(),
+                    vlm=transcriber_for(vlm, make_backend),
                 ),
                 id_of=lambda pdf: pdf.id,
                 stats=lambda t: t.stats,

@@ -222,7 +222,7 @@ def test_factory_builds_the_openai_backend_and_refuses_unknown_kinds():
     llm = make_backend("openai", base_url="http://127.0.0.1:9/v1", model="m")
     assert isinstance(llm, OpenAIBackend) and llm.name == "openai:m"
     llm.close()
-    with pytest.raises(ValueError, match="openai, vllm, beam-vllm"):
+    with pytest.raises(ValueError, match="openai, vllm"):
         make_backend("tgi")
 
 

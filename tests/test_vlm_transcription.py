@@ -278,7 +278,7 @@ def test_transcription_and_llm_never_import_qa_code():
     import sys
 
     code = (
-        "import sys, llm, llm.openai_backend, llm.beam_vllm, transcription.transcribe, "
+        "import sys, llm, llm.openai_backend, pipelines.beam_vllm, transcription.transcribe, "
         "pipelines.pdf_transcribe; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'docmatix'))"
     )

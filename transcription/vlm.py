@@ -144,15 +144,15 @@ class VlmSettings:
 _TRANSCRIBERS: dict[VlmSettings, VlmTranscriber] = {}
 
 
-def transcriber_for(settings: VlmSettings | None) -> VlmTranscriber | None:
+def transcriber_for(settings: VlmSettings | None, make_backend=None) -> VlmTranscriber | None:
     """One VlmTranscriber per worker process and settings (a backend holds connections,
-    or a model on the GPU)."""
+    or a model on the GPU). `make_backend(kind, **options)` defaults to llm.make_backend."""
     if settings is None:
         return None
     found = _TRANSCRIBERS.get(settings)
     if found is None:
-        from llm import make_backend
-
+        if make_backend is None:
+            from llm import make_backend
         backend = make_backend(settings.llm, **settings.backend_options())
         found = _TRANSCRIBERS[settings] = VlmTranscriber(backend, settings.options)
     return found

@@ -4,7 +4,8 @@
 worker and hands back its port; we start it once per worker process (the first
 request waits for it) and send requests through `OpenAIBackend`, which keeps the
 concurrency bound, retries and per-request failures the other stages rely on.
-Needs a worker image with vLLM and a GPU (docker/gpu.Dockerfile).
+Needs a worker image with vLLM and a GPU (docker/gpu.Dockerfile). It lives with the
+pipelines because it is Beam's; `make_backend` adds it to the shared backends.
 """
 
 import threading
@@ -16,6 +17,15 @@ from llm.records import ChatRequest, Completion
 
 _SERVERS: dict[str, Any] = {}  # model -> Beam's server object, one per worker process
 _LOCK = threading.Lock()
+
+
+def make_backend(kind: str, **options: Any):
+    """llm.make_backend, plus `beam-vllm`."""
+    if kind == "beam-vllm":
+        return BeamVllmBackend(**options)
+    from llm import make_backend as make_plain
+
+    return make_plain(kind, **options)
 
 
 def _server_port(model: str, server_options: dict) -> int:
