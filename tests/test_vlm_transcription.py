@@ -284,3 +284,21 @@ def test_transcription_and_llm_never_import_qa_code():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_long_document_is_asked_a_batch_of_pages_at_a_time(server, monkeypatch):
+    import transcription.transcribe as module
+
+    monkeypatch.setattr(module, "VLM_BATCH_PAGES", 2)
+    backend, vlm = _transcriber(server, concurrency=8)
+    server.plan = lambda seen: Ok(FRONT + "text")
+    server.latency = 0.05
+    try:
+        doc = pymupdf.open()
+        for text in TEXTS:
+            doc.new_page().insert_textbox(pymupdf.Rect(50, 50, 550, 400), text, fontsize=12)
+        result = transcribe("long.pdf", doc.tobytes(), vlm=vlm)
+    finally:
+        backend.close()
+    assert len(server.requests) == len(TEXTS) == len(result.pages)
+    assert server.max_in_flight == 2  # never more than a batch's PNGs at once

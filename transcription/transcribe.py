@@ -66,6 +66,7 @@ POOR_OCR_LAYER = "poor_ocr_layer"  # an invisible OCR layer Tesseract disagrees 
 IMAGE_TEXT = "text_layer_and_image_text"  # good layer, plus words read from pictures
 BLANK = "blank"  # the source_reason of a page without ink: not sent to Tesseract
 POINTS_PER_INCH = 72
+VLM_BATCH_PAGES = 32  # pages of one document asked about together (their PNGs in memory)
 
 
 @dataclass(frozen=True)
@@ -205,10 +206,12 @@ def _inside_box(box: Box, region: Box) -> bool:
     return region[0] <= x <= region[2] and region[1] <= y <= region[3]
 
 
-def _pdf_pages(data: bytes, options: TranscribeOptions, vlm=None):
-    """(pages, page images, pages to ask the VLM about)."""
+def _pdf_pages(data: bytes, options: TranscribeOptions, asker=None):
+    """(pages, page images); pages for the VLM go to `asker` as they are read."""
     doc = open_pdf(data, options.max_pages, allow_truncated=options.accept_truncated)
-    pages, images, questions = [], [], []
+    pages, images = [], []
+    if asker is not None:
+        asker.pages = pages
     for number in range(doc.page_count):
         with MUPDF_LOCK:
             page = doc[number]
@@ -230,10 +233,10 @@ def _pdf_pages(data: bytes, options: TranscribeOptions, vlm=None):
                 image = render_page(page, options.dpi, max_pixels=options.max_page_pixels)
                 blank = is_blank(image)
             shown = render_for_docmatix(page) if options.render_pages else None
-            if vlm is not None and vlm.options.wants("text_layer" if use_layer else "ocr", blank):
-                png = page_png(page, vlm.options.longest_side)
-                good = use_layer and not blank
-                questions.append(PageQuestion(number, png, blank, good))
+            question = None
+            if asker is not None and asker.wants("text_layer" if use_layer else "ocr", blank):
+                png = page_png(page, asker.vlm.options.longest_side)
+                question = PageQuestion(number, png, blank, use_layer and not blank)
         if blank:  # nothing for Tesseract to read: its text layer, if any, is not shown
             empty = PageText([], layer.width, layer.height, layer.images)
             pages.append(_Page(empty, "text_layer", BLANK))
@@ -248,20 +251,25 @@ def _pdf_pages(data: bytes, options: TranscribeOptions, vlm=None):
             pages.append(ocred)
         if shown is not None:
             images.append(docmatix_png(_upright(shown, pages[-1].rotation)))
-    return pages, images, questions
+        if question is not None:
+            asker.add(question)
+    return pages, images
 
 
-def _image_pages(data: bytes, options: TranscribeOptions, vlm=None):
-    """(pages, page images, pages to ask the VLM about)."""
+def _image_pages(data: bytes, options: TranscribeOptions, asker=None):
+    """(pages, page images); pages for the VLM go to `asker` as they are read."""
     frames = load_image_frames(
         data, max_pixels=options.max_page_pixels, max_frames=options.max_pages
     )
-    pages, images, questions = [], [], []
+    pages, images = [], []
+    if asker is not None:
+        asker.pages = pages
     for number, frame in enumerate(frames):
         blank = is_blank(frame)
-        if vlm is not None and vlm.options.wants("ocr", blank):
-            png = image_png(frame, vlm.options.longest_side)
-            questions.append(PageQuestion(number, png, blank, False))
+        question = None
+        if asker is not None and asker.wants("ocr", blank):
+            png = image_png(frame, asker.vlm.options.longest_side)
+            question = PageQuestion(number, png, blank, False)
         if options.ocr == "never" or blank:
             empty = PageText(lines=[], width=frame.width, height=frame.height)
             reason = "ocr_disabled" if options.ocr == "never" else BLANK
@@ -270,7 +278,33 @@ def _image_pages(data: bytes, options: TranscribeOptions, vlm=None):
             pages.append(_ocr_page(frame, options, "image_input", [], 1.0, None))
         if options.render_pages:
             images.append(docmatix_png(_upright(frame, pages[-1].rotation)))
-    return pages, images, questions
+        if question is not None:
+            asker.add(question)
+    return pages, images
+
+
+class _VlmAsker:
+    """Collects a document's pages for the VLM and asks about them `batch` at a time, so a
+    long document never holds more than `batch` page PNGs; keeps the manifest counts."""
+
+    def __init__(self, key: str, vlm: VlmTranscriber, batch: int | None = None):
+        self.key, self.vlm, self.batch = key, vlm, batch or VLM_BATCH_PAGES
+        self.pages: list[_Page] = []
+        self.pending: list[PageQuestion] = []
+        self.counts = Counter()
+
+    def wants(self, source: str, blank: bool) -> bool:
+        return self.vlm.options.wants(source, blank)
+
+    def add(self, question: PageQuestion) -> None:
+        self.pending.append(question)
+        if len(self.pending) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.counts += _ask_vlm(self.key, self.pages, self.pending, self.vlm)
+            self.pending = []
 
 
 def _ask_vlm(key: str, pages: list[_Page], questions: list, vlm: VlmTranscriber) -> Counter:
@@ -339,12 +373,14 @@ def transcribe(
             raise InputError(
                 "not_a_pdf", f"neither a PDF nor a page image: starts with {data[:16]!r}"
             )
+        asker = _VlmAsker(content_key(data), vlm) if vlm is not None else None
         if kind == "pdf":
-            pages, images, questions = _pdf_pages(data, options, vlm)
+            pages, images = _pdf_pages(data, options, asker)
         else:
-            pages, images, questions = _image_pages(data, options, vlm)
-        if questions:
-            counts = _ask_vlm(content_key(data), pages, questions, vlm)
+            pages, images = _image_pages(data, options, asker)
+        if asker is not None:
+            asker.flush()
+            counts = asker.counts
         _lay_out(pages, data if kind == "pdf" else b"", options.layout)
         pages = [page.json() for page in pages]
     except InputError as exc:
