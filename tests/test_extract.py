@@ -136,6 +136,7 @@ def test_image_urls_srcset_base_and_validation():
     <p>Some text here.</p>
     <img srcset="x-1.jpg?w=1,2 1x, x-2.jpg 2x">
     <img src="javascript:alert(1)"><img src="ftp://host/a.jpg"><img src="/spacer.gif">
+    <img src="#" alt="a lazy image not loaded: the page itself">
     <picture><source srcset="p-400.webp 400w, p-800.webp 800w"><img></picture>
     <img src=" //other.example/b.png#frag " width="300px" height="50%">
     </body></html>"""
