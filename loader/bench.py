@@ -22,7 +22,8 @@ import time
 import torch
 from PIL import Image
 
-from loader.dataset import image_members, make_loader
+from loader.dataset import make_loader
+from loader.samples import image_members
 
 FORMAT = "{:<28} {:>10} {:>10} {:>10} {:>8}"
 

@@ -11,7 +11,9 @@ from PIL import Image
 
 from corpusio.shards import Sample, write_shards
 from loader.conversation import END_OF_UTTERANCE, IGNORE_INDEX, format_conversation
-from loader.dataset import SkipSample, UnsafeShardError, make_loader, sample_to_example
+from loader.dataset import make_loader
+from loader.samples import UnsafeShardError, sample_to_example
+from loader.skips import SkipSample
 
 TILE = 364
 RED, GREEN, BLUE, GREY = (220, 20, 20), (20, 200, 20), (20, 20, 220), (128, 128, 128)
