@@ -3,6 +3,7 @@
 Shared by the main-content finder and the DOM reader; both skip what these name.
 """
 
+import functools
 import re
 
 # Whole subtrees that never hold page content.
@@ -46,6 +47,10 @@ HIDDEN_STYLE = re.compile(
 )
 
 
-def tokens(value: str) -> list[str]:
-    """Lower-cased words of a class or id: `articleBody-main_2` -> article, body, main, 2."""
-    return [token.lower() for token in _TOKEN.findall(value)]
+@functools.lru_cache(maxsize=16384)
+def tokens(value: str) -> tuple[str, ...]:
+    """Lower-cased words of a class or id: `articleBody-main_2` -> article, body, main, 2.
+
+    Cached: a page repeats the same few class names on thousands of elements.
+    """
+    return tuple(token.lower() for token in _TOKEN.findall(value))
