@@ -9,14 +9,16 @@ collapsed), as such suites do.
 
 Cases are PDFs generated here (a table with a spanning header, running heads
 and page numbers, two columns with headings side by side, TeX accents and
-ligatures, a heading drawn as an image) and, when ../shared/realdata is there,
-pages of real PDFs. `python -m benchmarks.page_suite` prints pass rates and
-pages per second of our transcription (`--layout model` and `fast`), bare
-PyMuPDF `get_text()` and pymupdf4llm's `to_markdown`.
+ligatures, a heading drawn as an image) and, when BENCH_PDF_DIR names a folder of
+them (the test suite passes its real-data folder), pages of real PDFs.
+`python -m benchmarks.page_suite` prints pass rates and pages per second of our
+transcription (`--layout model` and `fast`), bare PyMuPDF `get_text()` and
+pymupdf4llm's `to_markdown`.
 """
 
 import html
 import io
+import os
 import re
 import time
 import unicodedata
@@ -27,7 +29,7 @@ from pathlib import Path
 import pymupdf
 from PIL import Image, ImageDraw, ImageFont
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "pdf" / "digital"
+REAL_PDFS = os.environ.get("BENCH_PDF_DIR")  # a folder holding the real PDFs named below
 _FONT = Path(ImageFont.__file__).parent  # Pillow ships no TTF: use matplotlib's DejaVu
 _TTF = None
 
@@ -328,16 +330,18 @@ def generated_cases() -> list[Case]:
     ]
 
 
-# --- real PDFs (../shared/realdata) ------------------------------------------------------
+# --- real PDFs (BENCH_PDF_DIR) -----------------------------------------------------------
 
 
-def _real(name: str) -> Callable[[], bytes]:
-    return lambda: (REALDATA / name).read_bytes()
-
-
-def real_cases() -> list[Case]:
-    if not REALDATA.is_dir():
+def real_cases(folder: str | Path | None = REAL_PDFS) -> list[Case]:
+    """Checks on pages of public real PDFs, when `folder` holds them."""
+    if not folder or not Path(folder).is_dir():
         return []
+    folder = Path(folder)
+
+    def _real(name: str) -> Callable[[], bytes]:
+        return lambda: (folder / name).read_bytes()
+
     register = "gov_federal-register-2020-17221_3col.pdf"
     head = "Federal Register / Vol. 85, No. 152 / Thursday, August 6, 2020 / Proposed Rules"
     return [

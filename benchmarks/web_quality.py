@@ -1,7 +1,7 @@
 """Main-text extraction quality on saved real pages: ours (as web_docs keeps a page) against
 bare trafilatura, same pages, same run.
 
-Pages and ground truth come from ../shared/realdata/web/html (or BENCH_HTML_DIR): an
+Pages and ground truth come from the folder BENCH_HTML_DIR names (`--html DIR`): an
 article-extraction benchmark with the main text a person marked (`.gt.txt`: token recall
 and precision, as bags of words) and trafilatura's evaluation pages (`.gt.json`: snippets
 that must appear, and boilerplate that must not). Ours is the text web_docs would write
@@ -10,7 +10,10 @@ text of ours), with the rules that only English passes (language, stopwords) swi
 off, since half the pages are in other languages; a page the page gate or the document
 filters would still exclude is listed with its reason.
 
-    python -m benchmarks.web_quality [--verbose]
+    python -m benchmarks.web_quality --html DIR [--verbose]
+
+The folder holds an INDEX.tsv (path, url, ground_truth_path; paths relative to the
+folder's grandparent), the layout of the project's real test documents.
 """
 
 import argparse
@@ -29,7 +32,6 @@ from obelics_filter.config import load_config
 from obelics_filter.documents import apply_node_filters, document_verdict, extract_page
 from obelics_filter.records import TextNode, WebDocument, WebPage
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "web" / "html"
 _WORD = re.compile(r"\w+", re.UNICODE)
 ANY_LANGUAGE = {
     "paragraph": {"stopwords": {"enabled": False}},
@@ -46,8 +48,12 @@ class Page:
     name: str
 
 
-def pages(folder: Path | None = None) -> list[Page]:
-    folder = Path(folder or os.environ.get("BENCH_HTML_DIR") or REALDATA)
+def pages(folder: str | Path | None = None) -> list[Page]:
+    """The saved pages of `folder` (else BENCH_HTML_DIR); none when neither is there."""
+    folder = folder or os.environ.get("BENCH_HTML_DIR")
+    if not folder:
+        return []
+    folder = Path(folder)
     index = folder / "INDEX.tsv"
     if not index.exists():
         return []
@@ -119,8 +125,8 @@ def measure(texts: dict[str, str], corpus: list[Page]) -> dict:
     }
 
 
-def run(verbose: bool = False) -> dict:
-    corpus = pages()
+def run(verbose: bool = False, folder: str | Path | None = None) -> dict:
+    corpus = pages(folder)
     if not corpus:
         return {}
     config = load_config(None, ANY_LANGUAGE)
@@ -172,5 +178,7 @@ def _details(corpus, results, theirs) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--html", help="folder of saved pages (default: BENCH_HTML_DIR)")
     parser.add_argument("--verbose", action="store_true")
-    run(parser.parse_args().verbose)
+    args = parser.parse_args()
+    run(args.verbose, args.html)

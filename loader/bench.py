@@ -89,12 +89,11 @@ def word_tokenizer():
     """Whitespace words (all [UNK]) plus the special tokens Idefics3's prompts use."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    from loader.idefics3 import image_prompt
+    from loader.conversation import BEGIN_OF_TEXT, END_OF_UTTERANCE
+    from loader.idefics3 import FAKE_TOKEN, GLOBAL_TOKEN, IMAGE_TOKEN
 
-    specials = ["<|begin_of_text|>", "<end_of_utterance>", "<pad>"]
-    specials += sorted(set(image_prompt(4, 4).replace(">", "> ").split()) | {"<image>"})
+    specials = [BEGIN_OF_TEXT, END_OF_UTTERANCE, "<pad>", IMAGE_TOKEN, FAKE_TOKEN, GLOBAL_TOKEN]
     specials += [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
-    specials = list(dict.fromkeys(t for t in specials if t.startswith("<")))
     vocab = {token: i for i, token in enumerate(["[UNK]", *specials])}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()

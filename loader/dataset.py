@@ -177,9 +177,13 @@ class BatchLoader:
         self.stream, self.device = stream, device
         self.num_workers, self.pin = num_workers, pin
         self.skipped = SkipCounter()
-        self.on_device = stream.on_device
         self.epoch = 0
         self.consumed = [0] * max(1, num_workers)
+
+    @property
+    def on_device(self) -> bool:
+        """Whether images are decoded and tiled on the device (tiling="device")."""
+        return self.stream.on_device
 
     def set_epoch(self, epoch: int) -> None:
         if epoch != self.epoch:

@@ -190,27 +190,20 @@ def to_plans(samples, tokenizer, counter: SkipCounter, max_length=None, packer=N
 def materialise(item: dict, on_device: bool) -> dict:
     """The item with its pixels: uint8 tiles [N, 3, 364, 364], or images for the device.
 
-    Raises SkipSample when an image does not decode or its pixels disagree with the
-    header the plan was made from.
+    The grid was planned from the same header the decoder reads, so it stands. Raises
+    SkipSample when an image does not decode.
     """
     out = {k: v for k, v in item.items() if k != "raw"}
-    if on_device:
-        images = [peek_image(raw.data, item["key"]) for raw in item["raw"]]
-        for image, raw in zip(images, item["raw"], strict=True):
-            if (image.height, image.width) != (raw.height, raw.width):
-                raise SkipSample("bad_image", f"{item['key']}: size differs from its header")
-        if images:
-            out["images"] = images
-            return out
+    if on_device and item["raw"]:
+        out["images"] = [peek_image(raw.data, item["key"]) for raw in item["raw"]]
+        return out
     stacks = []
-    for raw, rows, cols in zip(item["raw"], item["rows"], item["cols"], strict=True):
+    for raw in item["raw"]:
         image = decode_image(raw.data, item["key"])
         try:
-            tiles, r, c = idefics3.split_image(image)
+            tiles, _, _ = idefics3.split_image(image)
         except IMAGE_ERRORS as exn:
             raise SkipSample("bad_image", f"{item['key']}: {exn}") from exn
-        if (r, c) != (rows, cols):
-            raise SkipSample("bad_image", f"{item['key']}: size differs from its header")
         stacks.append(torch.as_tensor(tiles, dtype=torch.uint8))
     empty = torch.zeros((0, 3, TILE, TILE), dtype=torch.uint8)
     out["tiles"] = torch.cat(stacks) if stacks else empty

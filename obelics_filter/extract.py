@@ -211,7 +211,7 @@ def _usable_src(value: str | None, base: str) -> str | None:
     absolute = _absolute(base, value)
     if not absolute or _PLACEHOLDER.search(urlsplit(absolute).path):
         return None
-    if absolute == base.split("#", 1)[0]:  # src="#", "?" or "": the page itself, no image
+    if absolute == base.split("#", 1)[0]:  # src="#": the page itself, not an image
         return None
     return absolute
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from obelics_filter.furniture import BOILERPLATE_TOKENS, SKIP_TAGS, tokens
+from obelics_filter.furniture import BOILERPLATE_TOKENS, HEADER_TOKENS, SKIP_TAGS, tokens
 
 UNIT_TAGS = frozenset("p pre blockquote li td dd dt h2 h3 h4 h5 h6 figcaption".split())
 CONTAINER_UNITS = frozenset(("td", "li", "dd", "blockquote"))  # units unless they hold blocks
@@ -41,7 +41,6 @@ ALWAYS_WEAK_TOKENS = frozenset(
     "sidebar comment comments disqus footer navigation navbar menu breadcrumb breadcrumbs "
     "related recommended outbrain taboola cookie consent newsletter share sharing".split()
 )
-ARTICLE_HEADER_TOKENS = frozenset(("header", "masthead", "topbar"))
 FIGURE_TAGS = frozenset(("figure", "picture", "img", "amp-img"))
 
 
@@ -197,20 +196,21 @@ def _continues(element, heavy: bool) -> bool:
     return element.tag == "p" and _unit_length(element) >= LONG_PARAGRAPH
 
 
+def _is_title(element) -> bool:
+    return element.tag == "h1" and len(" ".join(element.text_content().split())) >= MIN_TITLE
+
+
 def _headline(body) -> etree._Element | None:
     """The page's first h1 long enough to be a title."""
-    for element in body.iter("h1"):
-        if len(" ".join(element.text_content().split())) >= MIN_TITLE:
-            return element
-    return None
+    return next((h1 for h1 in body.iter("h1") if _is_title(h1)), None)
 
 
-def _holder(children: list, element) -> etree._Element | None:
-    """The child among `children` that holds `element`, if any."""
+def _holder(children, element) -> etree._Element | None:
+    """The one of `children` that is `element` or holds it, if any."""
     if element is None:
         return None
-    chain = {id(element), *(id(a) for a in element.iterancestors())}
-    return next((c for c in children if id(c) in chain), None)
+    chain = {element, *element.iterancestors()}  # elements, kept alive: identity is safe
+    return next((c for c in children if c in chain), None)
 
 
 def _title_before(body, first) -> etree._Element | None:
@@ -219,7 +219,7 @@ def _title_before(body, first) -> etree._Element | None:
     for element in body.iter():
         if element is first:
             break
-        if element.tag == "h1" and len(" ".join(element.text_content().split())) >= MIN_TITLE:
+        if _is_title(element):
             title = element
     if title is not None and any(a is title for a in first.iterancestors()):
         return None
@@ -231,7 +231,7 @@ def _between_title_and(node, title) -> list:
     if title is None:
         return []
     parent = node.getparent()
-    holder = next((a for a in (title, *title.iterancestors()) if a.getparent() is parent), None)
+    holder = _holder(parent, title)
     between = []
     for sibling in parent:
         if sibling is node:
@@ -259,9 +259,7 @@ def _leads(container, title, first) -> list:
             and _unit_length(element) >= LONG_PARAGRAPH
             and not any(a in leads for a in element.iterancestors())
             and not any(a is title for a in element.iterancestors())
-            and not any(
-                is_weak(a, ARTICLE_HEADER_TOKENS) for a in _ancestors_within(element, container)
-            )
+            and not any(is_weak(a, HEADER_TOKENS) for a in _ancestors_within(element, container))
         ):
             leads.append(element)
     return leads
@@ -276,10 +274,5 @@ def _ancestors_within(element, container):
 
 
 def _common_ancestor(a, b) -> etree._Element:
-    chain = {id(a), *(id(x) for x in a.iterancestors())}
-    if id(b) in chain:
-        return b
-    for ancestor in b.iterancestors():
-        if id(ancestor) in chain:
-            return ancestor
-    return b.getroottree().getroot()
+    chain = {a, *a.iterancestors()}
+    return next((x for x in (b, *b.iterancestors()) if x in chain), b.getroottree().getroot())

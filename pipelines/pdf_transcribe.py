@@ -55,22 +55,23 @@ from transcription.ocr import check_tesseract
 from transcription.pdfa import PAGE_SCHEMA
 from transcription.transcribe import OCR_MODES, TranscribeOptions, Transcript, transcribe
 from transcription.vlm import VLM_PAGES, VlmOptions, VlmSettings, transcriber_for
-from transcription.vlm_requests import LONGEST_SIDE, MAX_TOKENS, TEMPERATURES
+from transcription.vlm_requests import TEMPERATURES
 from transcription.warc_pdfs import WarcPdf, read_pdf_records
 
 TRANSCRIBERS = ("classic", "vlm")
 VLM_LLMS = ("openai", "vllm", "beam-vllm")
+_SETTINGS, _OPTIONS = VlmSettings(llm="openai", model=""), VlmOptions()
 VLM_FLAGS = {  # flag: default, refused without --transcriber vlm when changed
-    "llm": "openai",
+    "llm": _SETTINGS.llm,
     "model": None,
     "base_url": None,
-    "api_key": "EMPTY",
-    "concurrency": 64,
-    "llm_timeout": 300.0,
-    "vlm_pages": "ocr",
-    "vlm_longest_side": LONGEST_SIDE,
-    "vlm_max_tokens": MAX_TOKENS,
-    "vlm_attempts": 4,
+    "api_key": _SETTINGS.api_key,
+    "concurrency": _SETTINGS.concurrency,
+    "llm_timeout": _SETTINGS.timeout_s,
+    "vlm_pages": _OPTIONS.pages,
+    "vlm_longest_side": _OPTIONS.longest_side,
+    "vlm_max_tokens": _OPTIONS.max_tokens,
+    "vlm_attempts": _OPTIONS.attempts,
 }
 
 
@@ -184,10 +185,12 @@ def check_vlm_flags(parser, args) -> None:
         parser.error("--llm openai needs --base-url (the server's /v1 root)")
     if args.llm != "openai" and args.base_url:
         parser.error(f"--base-url does not apply to --llm {args.llm}")
-    if args.concurrency < 1 or args.vlm_longest_side < 64 or args.vlm_max_tokens < 1:
-        parser.error("--concurrency, --vlm-longest-side and --vlm-max-tokens must be positive")
-    if not 1 <= args.vlm_attempts <= len(TEMPERATURES):
-        parser.error(f"--vlm-attempts must be 1 to {len(TEMPERATURES)}")
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    try:
+        vlm_settings(args)
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def vlm_settings(args) -> VlmSettings | None:

@@ -11,6 +11,7 @@ request body and the largest number of requests it was handling at once.
         backend = OpenAIBackend(base_url=server.base_url, model=server.model)
 """
 
+import base64
 import hashlib
 import json
 import random
@@ -84,8 +85,6 @@ Plan = Callable[[Seen], Action | None]
 
 def page_images(body: dict) -> list[bytes]:
     """The bytes of every data-URL image in the request's messages (vision requests)."""
-    import base64
-
     found = []
     for message in body.get("messages") or []:
         content = message.get("content")

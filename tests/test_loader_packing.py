@@ -9,30 +9,15 @@ import torch
 from PIL import Image
 
 from corpusio.shards import Sample, write_shards
+from loader.bench import word_tokenizer
 from loader.conversation import IGNORE_INDEX
 from loader.dataset import make_loader
 from loader.packing import Packer, packed_text, packing_efficiency
 
-SPECIALS = [
-    "<|begin_of_text|>",
-    "<end_of_utterance>",
-    "<image>",
-    "<fake_token_around_image>",
-    "<global-img>",
-    "<pad>",
-] + [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
-WORDS = [f"w{i}" for i in range(50)] + ["User", "Assistant", ":"]
-
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    vocab = {token: i for i, token in enumerate(["[UNK]", *SPECIALS, *WORDS])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.add_special_tokens(SPECIALS)
-    return tok
+    return word_tokenizer()
 
 
 def _image(seed: int, size=(90, 60)) -> bytes:

@@ -1,5 +1,7 @@
 """Main-content finding: the article's text with its pictures, without the page around it."""
 
+from pathlib import Path
+
 import pytest
 
 from obelics_filter.extract import extract_nodes, parse_html
@@ -7,6 +9,7 @@ from obelics_filter.main_content import main_content
 from obelics_filter.records import ImageNode, TextNode
 
 URL = "https://news.example/2024/05/river/"
+REAL_HTML = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "web" / "html"
 PARAGRAPHS = [
     "The river rose by two metres overnight after three days of heavy rain in the hills, "
     "and the council opened the flood gates at the old mill before dawn on Tuesday.",
@@ -151,9 +154,9 @@ def test_web_quality_measurement_on_real_pages():
     """The bench's measurement, as web_docs keeps pages: at least trafilatura's on every count."""
     from benchmarks import web_quality
 
-    if not web_quality.pages():
+    if not web_quality.pages(REAL_HTML):
         pytest.skip("no ../shared/realdata")
-    report = web_quality.run()
+    report = web_quality.run(folder=REAL_HTML)
     ours, theirs = report["ours"], report["trafilatura"]
     assert report["pages"] == 30
     assert ours["recall"] >= max(0.93, theirs["recall"])

@@ -1,6 +1,7 @@
 """Page layout, Markdown and cleanup of transcriptions, and the page-level test suite."""
 
 import io
+from pathlib import Path
 
 import pymupdf
 import pytest
@@ -12,6 +13,8 @@ from docmatix.pdfa_reader import read_sample
 from transcription.cleanup import clean_text, join_lines
 from transcription.pdfa import check_document
 from transcription.transcribe import TranscribeOptions, transcribe
+
+REAL_PDFS = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "pdf" / "digital"
 
 
 def test_cleanup_composes_accents_expands_ligatures_pairs_quotes():
@@ -150,7 +153,7 @@ def test_our_model_layout_passes_the_generated_suite_better_than_the_bare_librar
     assert ours["passed"] > bare["passed"] and fast["passed"] > bare["passed"]
 
 
-@pytest.mark.skipif(not page_suite.REALDATA.is_dir(), reason="../shared/realdata is not here")
+@pytest.mark.skipif(not REAL_PDFS.is_dir(), reason="../shared/realdata is not here")
 def test_our_model_layout_on_real_pages():
-    result = page_suite.score(page_suite.ours("model"), page_suite.real_cases())
+    result = page_suite.score(page_suite.ours("model"), page_suite.real_cases(REAL_PDFS))
     assert result["passed"] / result["total"] >= 0.9, result["failed"]

@@ -210,8 +210,6 @@ def _pdf_pages(data: bytes, options: TranscribeOptions, asker=None):
     """(pages, page images); pages for the VLM go to `asker` as they are read."""
     doc = open_pdf(data, options.max_pages, allow_truncated=options.accept_truncated)
     pages, images = [], []
-    if asker is not None:
-        asker.pages = pages
     for number in range(doc.page_count):
         with MUPDF_LOCK:
             page = doc[number]
@@ -252,7 +250,7 @@ def _pdf_pages(data: bytes, options: TranscribeOptions, asker=None):
         if shown is not None:
             images.append(docmatix_png(_upright(shown, pages[-1].rotation)))
         if question is not None:
-            asker.add(question)
+            asker.add(question, pages)
     return pages, images
 
 
@@ -262,8 +260,6 @@ def _image_pages(data: bytes, options: TranscribeOptions, asker=None):
         data, max_pixels=options.max_page_pixels, max_frames=options.max_pages
     )
     pages, images = [], []
-    if asker is not None:
-        asker.pages = pages
     for number, frame in enumerate(frames):
         blank = is_blank(frame)
         question = None
@@ -279,54 +275,45 @@ def _image_pages(data: bytes, options: TranscribeOptions, asker=None):
         if options.render_pages:
             images.append(docmatix_png(_upright(frame, pages[-1].rotation)))
         if question is not None:
-            asker.add(question)
+            asker.add(question, pages)
     return pages, images
 
 
 class _VlmAsker:
     """Collects a document's pages for the VLM and asks about them `batch` at a time, so a
-    long document never holds more than `batch` page PNGs; keeps the manifest counts."""
+    long document never holds more than `batch` page PNGs. Pages the VLM answered well
+    become `vlm` pages; the others keep their read, with the reason. Keeps the counts
+    for the manifest."""
 
-    def __init__(self, key: str, vlm: VlmTranscriber, batch: int | None = None):
-        self.key, self.vlm, self.batch = key, vlm, batch or VLM_BATCH_PAGES
-        self.pages: list[_Page] = []
+    def __init__(self, key: str, vlm: VlmTranscriber):
+        self.key, self.vlm = key, vlm
         self.pending: list[PageQuestion] = []
         self.counts = Counter()
 
     def wants(self, source: str, blank: bool) -> bool:
         return self.vlm.options.wants(source, blank)
 
-    def add(self, question: PageQuestion) -> None:
+    def add(self, question: PageQuestion, pages: list[_Page]) -> None:
         self.pending.append(question)
-        if len(self.pending) >= self.batch:
-            self.flush()
+        if len(self.pending) >= VLM_BATCH_PAGES:
+            self.flush(pages)
 
-    def flush(self) -> None:
-        if self.pending:
-            self.counts += _ask_vlm(self.key, self.pages, self.pending, self.vlm)
-            self.pending = []
-
-
-def _ask_vlm(key: str, pages: list[_Page], questions: list, vlm: VlmTranscriber) -> Counter:
-    """Pages the VLM answered well become `vlm` pages; the others keep their read, with the
-    reason. Returns counts for the manifest."""
-    counts = Counter()
-    replies = vlm.ask(key, questions)
-    for question in questions:
-        page = pages[question.number]
-        reply = replies.get(question.number, "llm_bad_response")
-        if not isinstance(reply, str):
-            text, detail = vlm_page(reply, page.text, question)
-            if text is not None:
+    def flush(self, pages: list[_Page]) -> None:
+        replies = self.vlm.ask(self.key, self.pending) if self.pending else {}
+        for question in self.pending:
+            page = pages[question.number]
+            reply = replies.get(question.number, "llm_bad_response")
+            if not isinstance(reply, str):
+                reply = vlm_page(reply, page.text, question)
+            if isinstance(reply, str):
+                page.reason = reply
+                self.counts[f"vlm_fallback_{reply}"] += 1
+            else:
                 pages[question.number] = _Page(
-                    text, VLM_SOURCE, VLM_SOURCE, page.rotation, page.dpi, page.size
+                    reply.page, VLM_SOURCE, VLM_SOURCE, page.rotation, page.dpi, page.size
                 )
-                counts["vlm_words_unboxed"] += detail
-                continue
-            reply = detail
-        page.reason = reply
-        counts[f"vlm_fallback_{reply}"] += 1
-    return counts
+                self.counts["vlm_words_unboxed"] += reply.unboxed
+        self.pending = []
 
 
 def _lay_out(pages: list[_Page], data: bytes, layout: str) -> None:
@@ -364,7 +351,7 @@ def transcribe(
     `meta` (a WARC record's URL and offsets ...) goes into the transcript's meta.
     With `vlm`, the pages it selects are transcribed by the model (transcription.vlm).
     """
-    counts = Counter()
+    key, counts = content_key(data), Counter()
     try:
         if not data:
             raise InputError("empty_file", "0 bytes")
@@ -373,13 +360,13 @@ def transcribe(
             raise InputError(
                 "not_a_pdf", f"neither a PDF nor a page image: starts with {data[:16]!r}"
             )
-        asker = _VlmAsker(content_key(data), vlm) if vlm is not None else None
+        asker = _VlmAsker(key, vlm) if vlm is not None else None
         if kind == "pdf":
             pages, images = _pdf_pages(data, options, asker)
         else:
             pages, images = _image_pages(data, options, asker)
         if asker is not None:
-            asker.flush()
+            asker.flush(pages)
             counts = asker.counts
         _lay_out(pages, data if kind == "pdf" else b"", options.layout)
         pages = [page.json() for page in pages]
@@ -397,5 +384,4 @@ def transcribe(
         return Reject(path, "decompression_bomb", str(exc))
     except BadImage as exc:
         return Reject(path, "bad_image", str(exc))
-    key = content_key(data)
     return Transcript(key, path, kind, data, pages, images, dict(meta or {}), dict(counts))

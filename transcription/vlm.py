@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from llm.records import Completion
-from transcription.vlm_align import align
+from transcription.vlm_align import Aligned, align
 from transcription.vlm_checks import rejection
 from transcription.vlm_requests import (
     LONGEST_SIDE,
@@ -43,7 +43,9 @@ class VlmOptions:
         if self.pages not in VLM_PAGES:
             raise ValueError(f"pages must be one of {VLM_PAGES}, got {self.pages!r}")
         if not 1 <= self.attempts <= len(TEMPERATURES):
-            raise ValueError(f"attempts must be 1 to {len(TEMPERATURES)}")
+            raise ValueError(f"--vlm-attempts must be 1 to {len(TEMPERATURES)}")
+        if self.longest_side < 64 or self.max_tokens < 1:
+            raise ValueError("--vlm-longest-side must be at least 64, --vlm-max-tokens positive")
 
     def wants(self, source: str, blank: bool) -> bool:
         """Whether a page the classic path read from `source` goes to the model."""
@@ -78,12 +80,9 @@ class VlmTranscriber:
             for completion in self.backend.generate(list(pending.values())):
                 n = int(completion.id.rsplit(":", 1)[1])
                 verdict = self._judge(completion, tries, n)
-                if isinstance(verdict, str) or verdict is None:
-                    if verdict is None:  # not finished: next temperature
-                        again[n] = self._request(key, n, pngs[n], tries[n])
-                    else:
-                        out[n] = verdict
-                elif verdict.rotation and n not in turned:
+                if verdict is None:  # not finished: the next temperature
+                    again[n] = self._request(key, n, pngs[n], tries[n])
+                elif not isinstance(verdict, str) and verdict.rotation and n not in turned:
                     turned.add(n)
                     pngs[n] = turned_png(pngs[n], verdict.rotation)
                     again[n] = self._request(key, n, pngs[n], 0)
@@ -105,14 +104,11 @@ class VlmTranscriber:
         return page_request(f"{key}:{n}", png, self.options.max_tokens, TEMPERATURES[attempt])
 
 
-def vlm_page(reply: VlmReply, read, question: PageQuestion):
-    """(PageText with boxed words, unboxed word count) or (None, the reason it is not kept)."""
+def vlm_page(reply: VlmReply, read, question: PageQuestion) -> Aligned | str:
+    """The answer's words with the read's boxes, or the reason the answer is not kept."""
     read_words = [w.text for line in read.lines for w in line.words]
     reason = rejection(reply.markdown, read_words, question.blank, question.good_layer)
-    if reason:
-        return None, reason
-    aligned = align(reply.markdown, read)
-    return aligned.page, aligned.unboxed
+    return reason or align(reply.markdown, read)
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ MIN_LAYER_WORDS = 20  # a text layer this long is worth checking against
 MIN_SHARED = 0.5  # share of the layer's words the answer must contain
 
 
-def repetition(markdown: str, read_words: int) -> bool:
+def repetition(markdown: str, words: list[str], read_words: int) -> bool:
+    """A loop: a line repeated many times, a runaway length, or recurring word n-grams."""
     lines = Counter(line.strip() for line in markdown.splitlines() if len(line.strip()) > 3)
     if lines and lines.most_common(1)[0][1] >= REPEATED_LINE:
         return True
-    words = [normalise_word(w) for w in markdown_words(markdown)]
     if read_words and len(words) > RUNAWAY_FACTOR * read_words + RUNAWAY_SLACK:
         return True
     if len(words) < LOOP_MIN_WORDS:
@@ -39,25 +39,22 @@ def repetition(markdown: str, read_words: int) -> bool:
     return looping / max(1, sum(grams.values())) >= LOOP_SHARE
 
 
-def shared_share(markdown: str, layer_words: list[str]) -> float:
-    """Share of the layer's words (as a multiset) the answer also has."""
-    layer = Counter(normalise_word(w) for w in layer_words if normalise_word(w))
-    answer = Counter(normalise_word(w) for w in markdown_words(markdown))
-    return sum((layer & answer).values()) / max(1, sum(layer.values()))
+def shared_share(words: list[str], layer_words: list[str]) -> float:
+    """Share of the layer's words (as a multiset) the answer's words also have."""
+    layer = Counter(w for w in map(normalise_word, layer_words) if w)
+    return sum((layer & Counter(words)).values()) / max(1, sum(layer.values()))
 
 
 def rejection(markdown: str, read_words: list[str], blank: bool, good_layer: bool) -> str | None:
     """Why the answer is not kept for this page, or None."""
+    words = [normalise_word(w) for w in markdown_words(markdown)]
     if blank:
-        return "vlm_blank_page" if len(markdown_words(markdown)) > BLANK_MAX_WORDS else None
-    if repetition(markdown, len(read_words)):
+        return "vlm_blank_page" if len(words) > BLANK_MAX_WORDS else None
+    if repetition(markdown, words, len(read_words)):
         return "vlm_repetition"
-    if len(read_words) >= MIN_LAYER_WORDS and not markdown_words(markdown):
+    checked = len(read_words) >= MIN_LAYER_WORDS
+    if checked and not words:
         return "vlm_missed_text"
-    if (
-        good_layer
-        and len(read_words) >= MIN_LAYER_WORDS
-        and shared_share(markdown, read_words) < MIN_SHARED
-    ):
+    if good_layer and checked and shared_share(words, read_words) < MIN_SHARED:
         return "vlm_disagrees_with_text_layer"
     return None
